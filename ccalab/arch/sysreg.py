@@ -45,7 +45,7 @@ class RegisterLayout:
 
     def field(self, name: str) -> Field:
         for f in self.fields:
-            if f.name == name.upper():
+            if f.name.upper() == name.upper():
                 return f
         raise KeyError(f"{self.name} has no field {name!r}; fields: {', '.join(f.name for f in self.fields)}")
 

@@ -1,0 +1,23 @@
+import pytest
+
+from ccalab import GPI
+from ccalab.arch.gpt.builder import PASRegion, validate_regions
+from ccalab.arch.gpt.config import GPCConfig
+from ccalab.arch.sysreg import GPCCR_EL3
+
+CFG = GPCConfig.from_registers(GPCCR_EL3.encode(PPS=2, SH=3, IRGN=1, ORGN=1, GPC=1), 0, 48)
+
+
+def test_regions_must_be_aligned_and_disjoint():
+    with pytest.raises(ValueError, match="aligned"):
+        validate_regions(CFG, [PASRegion("a", 0x8000_0800, 4096, GPI.REALM)])
+    with pytest.raises(ValueError, match="overlap"):
+        validate_regions(CFG, [PASRegion("a", 0x8000_0000, 8192, GPI.REALM), PASRegion("b", 0x8000_1000, 4096, GPI.ROOT)])
+    with pytest.raises(ValueError, match="protected PA size"):
+        validate_regions(CFG, [PASRegion("a", (1 << 40) - 4096, 8192, GPI.REALM)])
+    with pytest.raises(ValueError, match="L0 region size"):
+        validate_regions(CFG, [PASRegion("a", 0x8000_0000, 1 << 20, GPI.REALM, "block")])
+    with pytest.raises(ValueError, match="overlap|shares L0"):
+        validate_regions(CFG, [PASRegion("a", 0, 1 << 30, GPI.ANY, "block"), PASRegion("b", 0x1000, 4096, GPI.ROOT)])
+    with pytest.raises(ValueError, match="mapping"):
+        PASRegion("a", 0, 4096, GPI.ROOT, "page")
