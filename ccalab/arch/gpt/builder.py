@@ -91,14 +91,17 @@ def l1_words_for(cfg: GPCConfig, l0_index: int, regions) -> np.ndarray:
         if first_full < last_full:
             words[first_full:last_full] = np.uint64(l1_uniform(g)).view(np.int64)
         # partial words at either edge: set nibble by nibble
-        for gran_pa in range(lo, hi, cfg.granule_size):
-            w = (gran_pa - region_base) // word_span
-            if first_full <= w < last_full:
-                continue
-            nib = cfg.gpi_index(gran_pa)
-            word = int(words[w]) & 0xFFFF_FFFF_FFFF_FFFF
-            word = (word & ~(0xF << (4 * nib))) | (g << (4 * nib))
-            words[w] = np.uint64(word).view(np.int64)
+        if first_full < last_full:
+            edges = [(lo, region_base + first_full * word_span), (region_base + last_full * word_span, hi)]
+        else:
+            edges = [(lo, hi)]
+        for edge_lo, edge_hi in edges:
+            for gran_pa in range(edge_lo, edge_hi, cfg.granule_size):
+                w = (gran_pa - region_base) // word_span
+                nib = cfg.gpi_index(gran_pa)
+                word = int(words[w]) & 0xFFFF_FFFF_FFFF_FFFF
+                word = (word & ~(0xF << (4 * nib))) | (g << (4 * nib))
+                words[w] = np.uint64(word).view(np.int64)
     return use_contiguous(cfg, words)
 
 
