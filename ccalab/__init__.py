@@ -9,8 +9,8 @@ from ._jit import ensure_cache_dir as _ensure_cache_dir  # noqa: F401  (settles 
 from .arch.pas import GPI, PAS, SecurityState
 from .arch.gpt import GPCFault, GPCFaultKind
 from .errors import ExternalAbort, GranuleProtectionFault
-from .platform import Platform, WhatIf
+from .platform import Platform, PlatformLayout, WhatIf
 from ._warmup import warmup
 
-__all__ = ["GPI", "PAS", "SecurityState", "Platform", "WhatIf", "GPCFault", "GPCFaultKind",
+__all__ = ["GPI", "PAS", "SecurityState", "Platform", "PlatformLayout", "WhatIf", "GPCFault", "GPCFaultKind",
            "GranuleProtectionFault", "ExternalAbort", "warmup", "__version__", "SPEC_VERSION"]

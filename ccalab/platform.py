@@ -49,6 +49,16 @@ REALM_SIZE = 32 * MiB
 SECURE_SIZE = 28 * MiB
 
 
+@dataclass(frozen=True)
+class PlatformLayout:
+    """A machine's physical layout: its memory map, the PAS regions the monitor gives the GPT at
+    boot (TF-A's ``pas_region_t`` list), and the Root area ``(base, size)`` that holds the GPT."""
+
+    memory_map: tuple
+    pas_regions: tuple
+    gpt_area: tuple
+
+
 @dataclass
 class WhatIf:
     """Deliberate departures from correct firmware, for experiments. All off by default.
@@ -128,19 +138,28 @@ class Platform:
         The implemented physical address size (ID_AA64MMFR0_EL1.PARange), default 48.
     gpc_cache_sets : int
         Entries per size class of the GPC cache (a power of two, default 256).
+    layout : PlatformLayout, optional
+        A memory map and PAS region list of your own (as a platform port writes them) instead of
+        the FVP default; the monitor validates the regions as TF-A does and refuses bad ones.
 
     Spec: RME system architecture DEN0129; TF-A ``fvp_pas_def.h`` for the layout.
     """
 
     def __init__(self, dram_size: int = 2 * GiB, pps: int = 40, pgs: int = 4096, l0gptsz: int = 30,
-                 pamax: int = 48, gpc_cache_sets: int = 256):
+                 pamax: int = 48, gpc_cache_sets: int = 256, layout: PlatformLayout | None = None):
         self._check_parameters(dram_size, pps, pgs, l0gptsz, pamax)
         self.dram_size, self.pps, self.pgs, self.l0gptsz, self.pamax = dram_size, pps, pgs, l0gptsz, pamax
         self.params = dict(dram_size=dram_size, pps=pps, pgs=pgs, l0gptsz=l0gptsz, pamax=pamax,
-                           gpc_cache_sets=gpc_cache_sets)
+                           gpc_cache_sets=gpc_cache_sets, layout=layout)
         self.events = EventLog()
         self.whatif = WhatIf()
-        self.memory_map, self.pas_regions, self.gpt_area = self._layout()
+        if layout is None:
+            self.memory_map, self.pas_regions, self.gpt_area = self._layout()
+        else:
+            if not isinstance(layout, PlatformLayout):
+                raise TypeError("layout must be a ccalab.platform.PlatformLayout")
+            self.memory_map, self.pas_regions = tuple(layout.memory_map), tuple(layout.pas_regions)
+            self.gpt_area = tuple(layout.gpt_area)
         self.memory = PhysicalMemory(self.memory_map)
         self._sysregs = {name: 0 for name in LAYOUTS}
         self._sysregs["ID_AA64MMFR0_EL1"] = ID_AA64MMFR0_EL1.encode(
@@ -216,8 +235,12 @@ class Platform:
         return tuple(regions), tuple(pas), (gpt_base, gpt_size)
 
     def fresh(self) -> "Platform":
-        """A newly booted machine with the same parameters (what a widget's Reset uses)."""
+        """A newly booted machine with the same parameters and layout (what a widget's Reset uses)."""
         return Platform(**self.params)
+
+    @property
+    def layout(self) -> PlatformLayout:
+        return PlatformLayout(self.memory_map, self.pas_regions, self.gpt_area)
 
     def region(self, name: str) -> PASRegion:
         """The boot-time PAS region called ``name`` (e.g. ``"Realm (RMM)"``)."""

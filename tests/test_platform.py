@@ -181,3 +181,18 @@ def test_gpc_cache_counts_hits_and_misses():
     q.gpc_check_batch(PAS.NONSECURE, pa)
     st = q.gpc_cache.stats()
     assert st["checks"] == 100 and st["misses"] == 1 and st["hits"] == 99 and st["gpt_reads"] == 2
+
+
+def test_custom_layout_boots_and_survives_fresh():
+    from ccalab import PlatformLayout
+    from ccalab.arch.gpt import PASRegion
+    from ccalab.arch.memory import MemoryRegion
+
+    mm = (MemoryRegion("DRAM", 0x8000_0000, 256 << 20, "dram"),)
+    regions = (PASRegion("ns", 0x8000_0000, 254 << 20, GPI.NONSECURE),
+               PASRegion("gpt", 0x8000_0000 + (254 << 20), 2 << 20, GPI.ROOT))
+    q = Platform(dram_size=256 << 20, layout=PlatformLayout(mm, regions, (0x8000_0000 + (254 << 20), 2 << 20)))
+    assert q.gpi(0x8000_0000 + (255 << 20)) == GPI.ROOT and q.fresh().layout == q.layout
+    bad = regions + (PASRegion("overlap", 0x8000_0000, 4096, GPI.REALM),)
+    with pytest.raises(ValueError, match="overlap"):
+        Platform(dram_size=256 << 20, layout=PlatformLayout(mm, bad, (0x8000_0000 + (254 << 20), 2 << 20)))

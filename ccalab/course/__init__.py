@@ -1,0 +1,23 @@
+"""The teaching layer: exercise checkers with hidden references, hints and learning-path metadata.
+
+- :mod:`ccalab.course.lab01`: lab 01, the PAS layout of a machine (``make_exercise``, ``check``,
+  ``hint``).
+- :mod:`ccalab.course.frontmatter`: the front matter every notebook carries (``read``).
+- :mod:`ccalab.course.nbtools`: ``strip_outputs`` for committing notebooks clean.
+
+Nothing here imports matplotlib or ipywidgets.
+"""
+
+from . import frontmatter, lab01
+
+__all__ = ["lab01", "frontmatter", "nbtools", "strip_outputs"]
+
+
+def __getattr__(name):
+    # nbtools is loaded on demand, so that ``python -m ccalab.course.nbtools`` runs it only once
+    if name in ("nbtools", "strip_outputs"):
+        import importlib
+
+        nbtools = importlib.import_module(f"{__name__}.nbtools")
+        return nbtools if name == "nbtools" else nbtools.strip_outputs
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

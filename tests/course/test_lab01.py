@@ -215,3 +215,26 @@ def test_boot_gives_an_explorable_platform():
     ex = make_exercise(0)
     assert p.gpi(ex.realm.base) == GPI.REALM
     assert p.gpi(ex.gpt.base) == GPI.ROOT
+
+
+def test_check_never_raises_on_random_layouts():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    region = st.builds(
+        PASRegion,
+        name=st.text(max_size=8),
+        base=st.one_of(st.integers(-(1 << 20), 1 << 41), st.sampled_from([0x8000_0000, 0x8_8000_0000])),
+        size=st.one_of(st.integers(1, 1 << 33), st.sampled_from([4096, 1 << 20, 1 << 30])),
+        gpi=st.sampled_from(list(GPI)),
+        mapping=st.sampled_from(["granule", "block"]),
+    )
+
+    @hypothesis.settings(max_examples=60, deadline=None)
+    @hypothesis.given(st.lists(region, max_size=6), st.integers(0, 5))
+    def run(regions, seed):
+        result = check(regions, seed=seed)
+        assert isinstance(result, LabResult) and not result.passed
+        assert result.messages
+
+    run()
