@@ -30,6 +30,7 @@ test: $(VENV)/.installed-test
 ## make bench: the benchmark scripts (numbers for the closing notes)
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_gpc.py
+	$(BIN)/python benchmarks/bench_viz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -31,7 +31,7 @@ GPI_COLOURS = {
     GPI.NO_ACCESS: "#5C5C5C",  # dark grey: nobody may access
     MIXED: "#CC79A7",  # reddish purple: zoom in
     WALK_FAULT: "#F0E442",  # yellow: a walk would fault here
-    NO_ENTRY: "#E3E3E3",  # pale grey: no GPT entry (above PPS)
+    NO_ENTRY: "#D4D4D4",  # pale grey: no GPT entry (above PPS)
 }
 
 #: Names for the legend, in legend order.

@@ -1,0 +1,8 @@
+"""Interactive dashboards (ipywidgets) built on :mod:`ccalab.viz`.
+
+Importing this package loads ipywidgets; ``import ccalab`` alone never does.
+"""
+
+from .gpt import GranuleProtectionExplorer
+
+__all__ = ["GranuleProtectionExplorer"]
