@@ -14,17 +14,15 @@ def warmup(verbose: bool = False) -> float:
     takes a fraction of a second; the very first run on a machine compiles for a few seconds.
     """
     from .arch.gpt import _kernels as gk
-    from .arch.gpt.cache import GPCCache
+    from .arch.context import new_context
     from .arch.memory import MemoryRegion, PhysicalMemory
 
     t0 = time.perf_counter()
     mem = PhysicalMemory([MemoryRegion("warmup", 0, 1 << 16, "dram")])
-    cache = GPCCache(12, 30, 4)
+    ctx = new_context(mem.backed_lo, mem.backed_hi, 48, 4)
     pa = np.zeros(1, np.int64)
     pas = np.ones(1, np.int64)
-    args = (mem.words, mem.backed_lo, mem.backed_hi, True, True, 32, 12, 30, 0, 0, cache.tags, cache.gpis,
-            cache.shifts, True, cache.counters)
-    gk.gpc_check_batch(pa, pas, np.empty(1, np.uint8), np.empty(1, np.uint8), *args)
+    gk.gpc_check_batch(pa, pas, np.empty(1, np.uint8), np.empty(1, np.uint8), mem.words, ctx)
     dt = time.perf_counter() - t0
     if verbose:
         print(f"ccalab kernels ready in {dt:.2f} s")

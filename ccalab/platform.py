@@ -19,6 +19,7 @@ from .arch.gpt import GPCCache, GPCConfig, GPCFault, PASRegion, report
 from .arch.gpt import _kernels as _gk
 from .arch.gpt.config import L0GPTSZ_ENCODING, PGS_ENCODING, PPS_ENCODING
 from .arch.gpt.descriptors import decode_l0, decode_l1, describe
+from .arch.context import new_context, set_gpc_config
 from .arch.memory import MemoryRegion, PhysicalMemory
 from .arch.pas import GPI, PAS, SecurityState, as_pas
 from .arch.sysreg import GPCCR_EL3, ID_AA64MMFR0_EL1, LAYOUTS, PPS_BITS, SCR_EL3
@@ -167,7 +168,9 @@ class Platform:
         self._sysregs["SCR_EL3"] = SCR_EL3.encode(NS=1, RW=1)  # TF-A leaves SCR_EL3.GPF = 0
         self._sysregs["GPCCR_EL3"] = GPCCR_EL3.encode(L0GPTSZ=L0GPTSZ_ENCODING[l0gptsz])
         self._cfg = None
-        self.gpc_cache = GPCCache(12, 30, gpc_cache_sets)
+        self.ctx = new_context(self.memory.backed_lo, self.memory.backed_hi, pamax, gpc_cache_sets)
+        self.gpc_cache = GPCCache(12, 30, gpc_cache_sets, ctx=self.ctx)
+        set_gpc_config(self.ctx, self.gpc_config)
         self.monitor = Monitor(self)
         self.monitor.boot(self.pas_regions, self.gpt_area)
 
@@ -284,6 +287,7 @@ class Platform:
             old_cfg = self._cfg
             self._cfg = None
             cfg = self.gpc_config
+            set_gpc_config(self.ctx, cfg)
             if old_cfg is None or (old_cfg.p, old_cfg.s) != (cfg.p, cfg.s):
                 self.gpc_cache.reshape(cfg.p, cfg.s)
         self.events.append("sysreg.write", actor, f"{key}: {old:#x} -> {value:#x}", name=key, old=old, new=value)
@@ -328,10 +332,8 @@ class Platform:
         return np.ascontiguousarray(arr.reshape(-1)).astype(np.int64, copy=False)
 
     # --- the GPT ---------------------------------------------------------------------------
-    def _kernel_args(self, use_cache: bool = True):
-        cfg, mem, c = self.gpc_config, self.memory, self.gpc_cache
-        return (mem.words, mem.backed_lo, mem.backed_hi, bool(cfg.enabled), bool(cfg.consistent), cfg.t, cfg.p,
-                cfg.s, cfg.base, cfg.l0_base, c.tags, c.gpis, c.shifts, bool(use_cache and c.enabled), c.counters)
+    def _kernel_args(self):
+        return self.memory.words, self.ctx
 
     def gpt_walk(self, pa: int) -> list:
         """The reads a GPT walk for ``pa`` makes, as :class:`GPTStep` records (no cache)."""
@@ -397,8 +399,13 @@ class Platform:
         code = np.empty(pas.size, np.uint8)
         gpi = np.empty(pas.size, np.uint8)
         saved = self.gpc_cache.counters.copy()
-        _gk.gpc_check_batch(pas, np.array([PAS.ROOT], np.int64), code, gpi, *self._kernel_args(use_cache=False))
-        self.gpc_cache.counters[:] = saved  # an inspection, not an access
+        was = self.gpc_cache.enabled
+        self.gpc_cache.enabled = False  # an inspection, not an access: no cache, no counts
+        try:
+            _gk.gpc_check_batch(pas, np.array([PAS.ROOT], np.int64), code, gpi, *self._kernel_args())
+        finally:
+            self.gpc_cache.enabled = was
+            self.gpc_cache.counters[:] = saved
         return gpi
 
     # --- the check -------------------------------------------------------------------------

@@ -9,11 +9,19 @@ read through an ``int64`` view, so every value in a kernel is a signed 64-bit in
 
 GPC cache: five direct-mapped arrays, one per entry size (granule, 2MB, 32MB, 512MB and a
 whole L0 region), tagged with ``PA >> size``. Only passing results are filled.
+
+All state (GPC configuration, memory regions, cache, counters) is read from the machine context
+array ``ctx`` (see :mod:`ccalab.arch.context`), so the one check below can be called from any
+kernel, the MMU's included, at the cost of two array arguments.
 """
 
 from __future__ import annotations
 
+import numba
+
 from ..._jit import kernel, scalar
+from ..context import (C_BASE, C_GCNT, C_GGPIS_OFF, C_GPC_CONSISTENT, C_GPC_ENABLED, C_GTAGS_OFF,
+                       C_L0BASE, C_NREG, C_NSETS, C_P, C_REG, C_S, C_SHIFT, C_T, C_USE_CACHE)
 
 FAULT = 0x80
 GPCSC_ADDRESS_SIZE = 0x00
@@ -28,6 +36,8 @@ N_CLASSES = 5
 # counters
 K_CHECKS, K_HITS, K_MISSES, K_READS, K_FAULTS = 0, 1, 2, 3, 4
 N_COUNTERS = 5
+# counter events packed in a gpc_ctx result (bits 16+)
+EV_HIT, EV_MISS, EV_READ, EV_FAULT = 1, 2, 4, 16
 
 
 @scalar
@@ -55,129 +65,144 @@ def granules_word_valid(d):
     return True
 
 
+@numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache):
+    """One granule protection check of PA ``a`` in PAS ``ps`` (Arm ARM ``GranuleProtectionCheck``,
+    ``GPTWalk``, ``GPICheck``) for an enabled GPC with consistent registers (callers handle those).
+
+    The configuration arrives as scalars (callers read it from ``ctx`` once per batch); the GPC
+    cache lives in ``ctx`` at offsets ``tags`` and ``gpis``. Compiled without NRT reference
+    counting, so kernels can call it for every physical access of a walk at little cost.
+
+    Returns ``code | gpi << 8 | events << 16``: ``code`` is 0 (pass) or FAULT|GPCSC, ``gpi`` the
+    GPI used (0xFF when no GPT entry was consulted), ``events`` the counter increments for the
+    caller to add (bit 0 cache hit, bit 1 cache miss, bits 2-3 GPT reads, bit 4 fault).
+    """
+    # Above the protected PA size: only Non-secure accesses pass (no GPT entry is consulted).
+    if a >> t:
+        if ps == 1:
+            return NO_GPI << 8
+        return (FAULT | GPCSC_FAIL) | (NO_GPI << 8) | (EV_FAULT << 16)
+    # Cached GPT information, largest entry size first.
+    ev = 0
+    if use_cache:
+        for c in range(N_CLASSES - 1, -1, -1):
+            tag = a >> ctx[C_SHIFT + c]
+            slot = c * nsets + (tag & (nsets - 1))
+            if ctx[tags + slot] == tag:
+                g = ctx[gpis + slot]
+                if gpi_admits(g, ps):
+                    return (g << 8) | (EV_HIT << 16)
+                return (FAULT | GPCSC_FAIL | (1 if c < C_L0 else 0)) | (g << 8) | ((EV_HIT | EV_FAULT) << 16)
+        ev = EV_MISS
+    # --- GPTWalk ---------------------------------------------------------------------------
+    code = 0
+    g = NO_GPI
+    cls = 0
+    level = 0
+    if base >> t:
+        code = FAULT | GPCSC_ADDRESS_SIZE
+    else:
+        a0 = l0base + 8 * ((a >> s) if t > s else 0)
+        ok = False
+        for r in range(ctx[C_NREG]):
+            if a0 >= ctx[C_REG + 2 * r] and a0 + 8 <= ctx[C_REG + 2 * r + 1]:
+                ok = True
+        if not ok:
+            code = FAULT | GPCSC_EABT
+        else:
+            ev += EV_READ
+            d0 = mem64[a0 >> 3]
+            typ = d0 & 0xF
+            if typ == 1:  # L0 block descriptor
+                g0 = (d0 >> 4) & 0xF
+                if (d0 >> 8) != 0 or not gpi_valid(g0):
+                    code = FAULT | GPCSC_WALK
+                else:
+                    g = g0
+                    cls = C_L0
+            elif typ != 3 or ((d0 >> 4) & 0xFF) != 0 or (d0 >> 52) != 0:
+                code = FAULT | GPCSC_WALK
+            else:  # L0 table descriptor
+                l1base = d0 & 0x000FFFFFFFFFF000
+                if l1base & ((1 << (s - p - 1)) - 1):
+                    code = FAULT | GPCSC_WALK
+                elif l1base >> t:
+                    code = FAULT | GPCSC_ADDRESS_SIZE
+                else:
+                    level = 1
+                    a1 = l1base + 8 * ((a >> (p + 4)) & ((1 << (s - p - 4)) - 1))
+                    ok = False
+                    for r in range(ctx[C_NREG]):
+                        if a1 >= ctx[C_REG + 2 * r] and a1 + 8 <= ctx[C_REG + 2 * r + 1]:
+                            ok = True
+                    if not ok:
+                        code = FAULT | GPCSC_EABT | 1
+                    else:
+                        ev += EV_READ
+                        d1 = mem64[a1 >> 3]
+                        if (d1 & 0xF) == 1:  # L1 contiguous descriptor
+                            g1 = (d1 >> 4) & 0xF
+                            contig = (d1 >> 8) & 3
+                            if (d1 >> 10) != 0 or contig == 0 or not gpi_valid(g1):
+                                code = FAULT | GPCSC_WALK | 1
+                            else:
+                                g = g1
+                                cls = contig  # classes 1, 2, 3: 2MB, 32MB, 512MB
+                        elif not granules_word_valid(d1):
+                            code = FAULT | GPCSC_WALK | 1
+                        else:  # L1 granules descriptor
+                            g = (d1 >> (4 * ((a >> p) & 0xF))) & 0xF
+                            cls = C_GRANULE
+    # --- GPICheck, then remember the entry --------------------------------------------------
+    if code == 0:
+        if not gpi_admits(g, ps):
+            code = FAULT | GPCSC_FAIL | level
+        elif use_cache:
+            tag = a >> ctx[C_SHIFT + cls]
+            slot = cls * nsets + (tag & (nsets - 1))
+            ctx[tags + slot] = tag
+            ctx[gpis + slot] = g
+    if code != 0:
+        ev |= EV_FAULT
+    return code | (g << 8) | (ev << 16)
+
+
 @kernel
-def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, reg_lo, reg_hi, enabled, consistent,
-                    t, p, s, base, l0base, cache_tag, cache_gpi, cache_shift, use_cache, counters):
+def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, ctx):
     """Check ``pa[i]`` in ``pas[i]`` (or ``pas[0]`` for all when ``pas`` has one element).
 
     Writes ``out_code[i]`` (0 or FAULT|GPCSC) and ``out_gpi[i]`` (the GPI used, or 0xFF when
-    no GPT entry was consulted); adds to ``counters``; returns the number of faults.
-
-    The loop body is written out in full (no array-taking helpers): a helper that receives
-    arrays costs reference-count traffic per call, and numba's IR-level inlining produced code
-    an order of magnitude slower than this form.
+    no GPT entry was consulted); adds to the counters in ``ctx``; returns the number of faults.
     """
     n = pa.shape[0]
     single = pas.shape[0] == 1
-    nsets = cache_tag.shape[1]
-    nreg = reg_lo.shape[0]
-    l1_align_mask = (1 << (s - p - 1)) - 1
-    l1_idx_mask = (1 << (s - p - 4)) - 1
+    enabled = ctx[C_GPC_ENABLED] != 0
+    consistent = ctx[C_GPC_CONSISTENT] != 0
+    t, p, s, base, l0base = ctx[C_T], ctx[C_P], ctx[C_S], ctx[C_BASE], ctx[C_L0BASE]
+    nsets, tags, gpis, use_cache = ctx[C_NSETS], ctx[C_GTAGS_OFF], ctx[C_GGPIS_OFF], ctx[C_USE_CACHE] != 0
     hits = 0
     misses = 0
     reads = 0
     faults = 0
     for i in range(n):
-        a = pa[i]
         ps = pas[0] if single else pas[i]
-        code = 0
-        g = NO_GPI
         if not enabled:
-            pass
+            r = NO_GPI << 8
         elif not consistent:
-            code = FAULT | GPCSC_WALK
-        elif a >> t:
-            if ps != 1:
-                code = FAULT | GPCSC_FAIL
+            r = (FAULT | GPCSC_WALK) | (NO_GPI << 8) | (EV_FAULT << 16)
         else:
-            cached = False
-            if use_cache:
-                for c in range(N_CLASSES - 1, -1, -1):
-                    tag = a >> cache_shift[c]
-                    idx = tag & (nsets - 1)
-                    if cache_tag[c, idx] == tag:
-                        hits += 1
-                        cached = True
-                        g = cache_gpi[c, idx]
-                        if not gpi_admits(g, ps):
-                            code = FAULT | GPCSC_FAIL | (1 if c < C_L0 else 0)
-                        break
-                if not cached:
-                    misses += 1
-            if not cached:
-                # --- GPTWalk -------------------------------------------------------------
-                cls = 0
-                level = 0
-                if base >> t:
-                    code = FAULT | GPCSC_ADDRESS_SIZE
-                else:
-                    a0 = l0base + 8 * ((a >> s) if t > s else 0)
-                    ok = False
-                    for r in range(nreg):
-                        if a0 >= reg_lo[r] and a0 + 8 <= reg_hi[r]:
-                            ok = True
-                    if not ok:
-                        code = FAULT | GPCSC_EABT
-                    else:
-                        reads += 1
-                        d0 = mem64[a0 >> 3]
-                        typ = d0 & 0xF
-                        if typ == 1:  # L0 block descriptor
-                            g0 = (d0 >> 4) & 0xF
-                            if (d0 >> 8) != 0 or not gpi_valid(g0):
-                                code = FAULT | GPCSC_WALK
-                            else:
-                                g = g0
-                                cls = C_L0
-                        elif typ != 3 or ((d0 >> 4) & 0xFF) != 0 or (d0 >> 52) != 0:
-                            code = FAULT | GPCSC_WALK
-                        else:  # L0 table descriptor
-                            l1base = d0 & 0x000FFFFFFFFFF000
-                            if l1base & l1_align_mask:
-                                code = FAULT | GPCSC_WALK
-                            elif l1base >> t:
-                                code = FAULT | GPCSC_ADDRESS_SIZE
-                            else:
-                                level = 1
-                                a1 = l1base + 8 * ((a >> (p + 4)) & l1_idx_mask)
-                                ok = False
-                                for r in range(nreg):
-                                    if a1 >= reg_lo[r] and a1 + 8 <= reg_hi[r]:
-                                        ok = True
-                                if not ok:
-                                    code = FAULT | GPCSC_EABT | 1
-                                else:
-                                    reads += 1
-                                    d1 = mem64[a1 >> 3]
-                                    if (d1 & 0xF) == 1:  # L1 contiguous descriptor
-                                        g1 = (d1 >> 4) & 0xF
-                                        contig = (d1 >> 8) & 3
-                                        if (d1 >> 10) != 0 or contig == 0 or not gpi_valid(g1):
-                                            code = FAULT | GPCSC_WALK | 1
-                                        else:
-                                            g = g1
-                                            cls = contig  # classes 1, 2, 3: 2MB, 32MB, 512MB
-                                    elif not granules_word_valid(d1):
-                                        code = FAULT | GPCSC_WALK | 1
-                                    else:  # L1 granules descriptor
-                                        g = (d1 >> (4 * ((a >> p) & 0xF))) & 0xF
-                                        cls = C_GRANULE
-                # --- GPICheck, then remember the entry --------------------------------------
-                if code == 0:
-                    if not gpi_admits(g, ps):
-                        code = FAULT | GPCSC_FAIL | level
-                    elif use_cache:
-                        tag = a >> cache_shift[cls]
-                        idx = tag & (nsets - 1)
-                        cache_tag[cls, idx] = tag
-                        cache_gpi[cls, idx] = g
-        out_code[i] = code
-        out_gpi[i] = g
-        if code != 0:
-            faults += 1
-    counters[K_CHECKS] += n
-    counters[K_HITS] += hits
-    counters[K_MISSES] += misses
-    counters[K_READS] += reads
-    counters[K_FAULTS] += faults
+            r = gpc_ctx(pa[i], ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache)
+        out_code[i] = r & 0xFF
+        out_gpi[i] = (r >> 8) & 0xFF
+        ev = r >> 16
+        hits += ev & EV_HIT
+        misses += (ev & EV_MISS) >> 1
+        reads += (ev >> 2) & 3
+        faults += (ev & EV_FAULT) >> 4
+    ctx[C_GCNT + K_CHECKS] += n
+    ctx[C_GCNT + K_HITS] += hits
+    ctx[C_GCNT + K_MISSES] += misses
+    ctx[C_GCNT + K_READS] += reads
+    ctx[C_GCNT + K_FAULTS] += faults
     return faults

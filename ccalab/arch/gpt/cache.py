@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..context import C_GCNT, C_GGPIS_OFF, C_GTAGS_OFF, C_SHIFT, C_USE_CACHE, new_context
 from ._kernels import N_CLASSES, N_COUNTERS
 
 CLASS_NAMES = ("granule", "2MB block", "32MB block", "512MB block", "L0 region")
@@ -19,16 +20,27 @@ CLASS_NAMES = ("granule", "2MB block", "32MB block", "512MB block", "L0 region")
 class GPCCache:
     """Cached GPT information for one machine (shared by every requester in this model)."""
 
-    def __init__(self, p: int, s: int, sets: int = 256):
+    def __init__(self, p: int, s: int, sets: int = 256, ctx: np.ndarray | None = None):
+        """A view of the GPC cache kept in the machine context ``ctx`` (a private one if None)."""
         if sets <= 0 or sets & (sets - 1):
             raise ValueError("the number of GPC cache sets must be a power of two")
+        if ctx is None:
+            ctx = new_context([], [], 48, sets)
+        self.ctx = ctx
         self.sets = sets
-        self.tags = np.full((N_CLASSES, sets), -1, dtype=np.int64)
-        self.gpis = np.zeros((N_CLASSES, sets), dtype=np.uint8)
-        self.shifts = np.zeros(N_CLASSES, dtype=np.int64)
-        self.counters = np.zeros(N_COUNTERS, dtype=np.int64)
-        self.enabled = True
+        self.tags = ctx[ctx[C_GTAGS_OFF]:ctx[C_GTAGS_OFF] + N_CLASSES * sets].reshape(N_CLASSES, sets)
+        self.gpis = ctx[ctx[C_GGPIS_OFF]:ctx[C_GGPIS_OFF] + N_CLASSES * sets].reshape(N_CLASSES, sets)
+        self.shifts = ctx[C_SHIFT:C_SHIFT + N_CLASSES]
+        self.counters = ctx[C_GCNT:C_GCNT + N_COUNTERS]
         self.reshape(p, s)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ctx[C_USE_CACHE])
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self.ctx[C_USE_CACHE] = int(bool(value))
 
     def reshape(self, p: int, s: int) -> None:
         """Adopt a new granule / L0 size (after a GPCCR_EL3 write); drops every entry."""

@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 
 from ccalab.arch.gpt import _kernels as gk
 from ccalab.arch.gpt import _reference as ref
+from ccalab.arch.context import new_context, set_gpc_config
 from ccalab.arch.gpt.cache import GPCCache
 from ccalab.arch.gpt.config import GPCConfig, L0GPTSZ_ENCODING, PGS_ENCODING, PPS_ENCODING
 from ccalab.arch.gpt.descriptors import l0_block, l0_table, l1_contiguous, l1_granules
@@ -97,12 +98,17 @@ def build_case(t, p, s, seed):
     return cfg, mem, pa_arr, pas_arr
 
 
+def make_cache(cfg, mem, sets=16):
+    ctx = new_context(mem.backed_lo, mem.backed_hi, 48, sets)
+    set_gpc_config(ctx, cfg)
+    return GPCCache(cfg.p, cfg.s, sets, ctx=ctx)
+
+
 def run_kernel(cfg, mem, pa, pas, cache):
+    set_gpc_config(cache.ctx, cfg)
     code = np.empty(pa.size, np.uint8)
     gpi = np.empty(pa.size, np.uint8)
-    gk.gpc_check_batch(pa, pas, code, gpi, mem.words, mem.backed_lo, mem.backed_hi, cfg.enabled, cfg.consistent,
-                       cfg.t, cfg.p, cfg.s, cfg.base, cfg.l0_base, cache.tags, cache.gpis, cache.shifts,
-                       cache.enabled, cache.counters)
+    gk.gpc_check_batch(pa, pas, code, gpi, mem.words, cache.ctx)
     return code, gpi
 
 
@@ -123,7 +129,7 @@ COMBOS = list(itertools.product(sorted(PPS_ENCODING), (12, 14, 16), (30, 34, 36,
 @pytest.mark.parametrize("use_cache", [False, True], ids=["nocache", "cache"])
 def test_kernel_matches_reference_twin(t, p, s, use_cache):
     cfg, mem, pa, pas = build_case(t, p, s, seed=t * 1000 + p * 10 + s)
-    k_cache, r_cache = GPCCache(p, s, 16), GPCCache(p, s, 16)
+    k_cache, r_cache = make_cache(cfg, mem), make_cache(cfg, mem)
     k_cache.enabled = r_cache.enabled = use_cache
     kc, kg = run_kernel(cfg, mem, pa, pas, k_cache)
     rc, rg = run_reference(cfg, mem, pa, pas, r_cache)
@@ -148,8 +154,8 @@ def test_inconsistent_registers_and_disabled_gpc():
                           (GPCCR_EL3.encode(PPS=7, SH=3, IRGN=1, ORGN=1, GPC=1), 0x80 | gk.GPCSC_WALK),
                           (GPCCR_EL3.encode(PPS=2, SH=3, IRGN=1, ORGN=1, GPC=0), 0)):
         c = GPCConfig.from_registers(gpccr, cfg.base >> 12, 48)
-        kc, _ = run_kernel(c, mem, pa, pas, GPCCache(12, 30, 16))
-        rc, _ = run_reference(c, mem, pa, pas, GPCCache(12, 30, 16))
+        kc, _ = run_kernel(c, mem, pa, pas, make_cache(cfg, mem))
+        rc, _ = run_reference(c, mem, pa, pas, make_cache(cfg, mem))
         assert (kc == expect).all() and (rc == expect).all()
     # non-cacheable walks are consistent when outer shareable
     c = GPCConfig.from_registers(GPCCR_EL3.encode(PPS=2, SH=2, IRGN=0, ORGN=0, GPC=1), cfg.base >> 12, 48)
@@ -162,7 +168,7 @@ def test_above_pps_only_nonsecure_passes():
     cfg, mem, _, _ = build_case(32, 12, 30, seed=2)
     pa = np.full(4, 1 << 33, np.int64)
     pas = np.arange(4, dtype=np.int64)
-    kc, kg = run_kernel(cfg, mem, pa, pas, GPCCache(12, 30, 16))
+    kc, kg = run_kernel(cfg, mem, pa, pas, make_cache(cfg, mem))
     assert kc.tolist() == [0x80 | gk.GPCSC_FAIL, 0, 0x80 | gk.GPCSC_FAIL, 0x80 | gk.GPCSC_FAIL]
     assert (kg == gk.NO_GPI).all()
 
@@ -170,7 +176,7 @@ def test_above_pps_only_nonsecure_passes():
 def test_gpt_base_beyond_pps_is_an_address_size_fault():
     cfg, mem, _, _ = build_case(32, 12, 30, seed=3)
     c = GPCConfig.from_registers(GPCCR_EL3.encode(PPS=0, SH=3, IRGN=1, ORGN=1, GPC=1), (1 << 33) >> 12, 48)
-    kc, _ = run_kernel(c, mem, np.array([0x1000], np.int64), np.array([1], np.int64), GPCCache(12, 30, 16))
+    kc, _ = run_kernel(c, mem, np.array([0x1000], np.int64), np.array([1], np.int64), make_cache(cfg, mem))
     assert kc[0] == 0x80 | gk.GPCSC_ADDRESS_SIZE
 
 
