@@ -23,6 +23,16 @@ def warmup(verbose: bool = False) -> float:
     pa = np.zeros(1, np.int64)
     pas = np.ones(1, np.int64)
     gk.gpc_check_batch(pa, pas, np.empty(1, np.uint8), np.empty(1, np.uint8), mem.words, ctx)
+    from .arch.mmu import _kernels as mk
+
+    pctx = np.zeros(mk.PHEADER + mk.TLB_WORDS * 4 + mk.WC_WORDS * 4, np.int64)
+    pctx[mk.P_TLB_SETS] = pctx[mk.P_WC_SETS] = 4
+    pctx[mk.P_TLB_OFF] = mk.PHEADER
+    pctx[mk.P_WC_OFF] = mk.PHEADER + mk.TLB_WORDS * 4
+    pctx[mk.P_PAMAX] = 48
+    out = [np.empty(1, np.int64) for _ in range(4)]
+    mk.translate_batch(pa, mk.READ, 1, *out, mem.words, ctx, pctx)
+    mk.read_batch(pa, 1, 8, out[0], out[1], mem.words, ctx, pctx)
     dt = time.perf_counter() - t0
     if verbose:
         print(f"ccalab kernels ready in {dt:.2f} s")

@@ -66,9 +66,12 @@ class WhatIf:
 
     ``skip_gpt_tlbi``: the monitor "forgets" its TLBI RPALOS/PAALLOS after changing the GPT,
     so cached GPT information goes stale and the old GPI keeps being used.
+    ``skip_tlbi``: TLB invalidations by VA/IPA/ASID/VMID are skipped, so stale translations stay.
     """
 
     skip_gpt_tlbi: bool = False
+    #: ``pe.tlbi(...)`` is recorded but does nothing, so stale TLB entries survive.
+    skip_tlbi: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,8 @@ class Platform:
         self.ctx = new_context(self.memory.backed_lo, self.memory.backed_hi, pamax, gpc_cache_sets)
         self.gpc_cache = GPCCache(12, 30, gpc_cache_sets, ctx=self.ctx)
         set_gpc_config(self.ctx, self.gpc_config)
+        self.n_pes = 4
+        self._pes = {}
         self.monitor = Monitor(self)
         self.monitor.boot(self.pas_regions, self.gpt_area)
 
@@ -236,6 +241,24 @@ class Platform:
         if d1:
             pas.append(PASRegion("Non-secure DRAM1", DRAM1_BASE, d1, GPI.NONSECURE))
         return tuple(regions), tuple(pas), (gpt_base, gpt_size)
+
+    def pe(self, index: int = 0):
+        """Processing element ``index`` (created on first use, Non-secure EL1, MMU off)."""
+        from .arch.pe import PE
+
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_pes:
+            raise ValueError(f"this machine has PEs 0..{self.n_pes - 1}, not {index!r}")
+        if index not in self._pes:
+            self._pes[index] = PE(self, int(index))
+        return self._pes[index]
+
+    def tlbi_paallos(self) -> None:
+        """``TLBI PAALLOS``: invalidate all cached GPT information (issued by the monitor)."""
+        self.monitor.tlbi_paallos()
+
+    def tlbi_rpalos(self, pa: int, size: int) -> None:
+        """``TLBI RPALOS``: invalidate cached GPT information for ``[pa, pa + size)``."""
+        self.monitor.tlbi_rpalos(self._pa(pa), size)
 
     def fresh(self) -> "Platform":
         """A newly booted machine with the same parameters and layout (what a widget's Reset uses)."""

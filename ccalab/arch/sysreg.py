@@ -163,3 +163,81 @@ ID_AA64MMFR0_EL1 = RegisterLayout(
 )
 
 LAYOUTS = {r.name: r for r in (GPCCR_EL3, GPTBR_EL3, SCR_EL3, MFAR_EL3, ESR_EL3, ID_AA64MMFR0_EL1)}
+
+
+# --- registers for address translation (Arm ARM K.a; 4KB granule fields only) ----------------
+SCTLR = tuple([
+    Field("M", 0, 0, "stage-1 MMU enable", ((0, "off: VA = PA (or IPA)"), (1, "on"))),
+    Field("A", 1, 1, "alignment checking"),
+    Field("C", 2, 2, "data cacheability"),
+    Field("WXN", 19, 19, "write implies execute-never"),
+])
+SCTLR_EL1 = RegisterLayout("SCTLR_EL1", SCTLR, "Arm ARM K.a, SCTLR_EL1")
+SCTLR_EL2 = RegisterLayout("SCTLR_EL2", SCTLR, "Arm ARM K.a, SCTLR_EL2")
+SCTLR_EL3 = RegisterLayout("SCTLR_EL3", SCTLR, "Arm ARM K.a, SCTLR_EL3")
+
+_IPS = tuple((k, f"{v} bits") for k, v in PPS_BITS.items())
+TCR_EL1 = RegisterLayout("TCR_EL1", (
+    Field("T0SZ", 5, 0, "size offset of the TTBR0 region: 2^(64-T0SZ) bytes"),
+    Field("EPD0", 7, 7, "no walks through TTBR0"),
+    Field("TG0", 15, 14, "TTBR0 granule", ((0, "4KB"), (1, "64KB"), (2, "16KB"))),
+    Field("T1SZ", 21, 16, "size offset of the TTBR1 region"),
+    Field("A1", 22, 22, "ASID from TTBR1 (1) or TTBR0 (0)"),
+    Field("EPD1", 23, 23, "no walks through TTBR1"),
+    Field("TG1", 31, 30, "TTBR1 granule", ((1, "16KB"), (2, "4KB"), (3, "64KB"))),
+    Field("IPS", 34, 32, "intermediate physical address size", _IPS),
+    Field("AS", 36, 36, "16-bit ASIDs"),
+), "Arm ARM K.a, TCR_EL1")
+TCR_EL2 = RegisterLayout("TCR_EL2", (
+    Field("T0SZ", 5, 0, "size offset of the TTBR0_EL2 region"),
+    Field("TG0", 15, 14, "granule", ((0, "4KB"), (1, "64KB"), (2, "16KB"))),
+    Field("PS", 18, 16, "physical address size", _IPS),
+), "Arm ARM K.a, TCR_EL2 (E2H = 0)")
+TCR_EL3 = RegisterLayout("TCR_EL3", (
+    Field("T0SZ", 5, 0, "size offset of the TTBR0_EL3 region"),
+    Field("TG0", 15, 14, "granule", ((0, "4KB"), (1, "64KB"), (2, "16KB"))),
+    Field("PS", 18, 16, "physical address size", _IPS),
+), "Arm ARM K.a, TCR_EL3")
+_TTBR = (Field("CnP", 0, 0, "common not private"), Field("BADDR", 47, 1, "table base address bits [47:1]"),
+         Field("ASID", 63, 48, "address space identifier"))
+TTBR0_EL1 = RegisterLayout("TTBR0_EL1", _TTBR, "Arm ARM K.a, TTBR0_EL1")
+TTBR1_EL1 = RegisterLayout("TTBR1_EL1", _TTBR, "Arm ARM K.a, TTBR1_EL1")
+TTBR0_EL2 = RegisterLayout("TTBR0_EL2", _TTBR[:2], "Arm ARM K.a, TTBR0_EL2")
+TTBR0_EL3 = RegisterLayout("TTBR0_EL3", _TTBR[:2], "Arm ARM K.a, TTBR0_EL3")
+MAIR_EL1 = RegisterLayout("MAIR_EL1", tuple(Field(f"Attr{i}", 8 * i + 7, 8 * i, "memory attribute") for i in range(8)),
+                          "Arm ARM K.a, MAIR_EL1")
+HCR_EL2 = RegisterLayout("HCR_EL2", (
+    Field("VM", 0, 0, "stage-2 translation for EL1&0", ((0, "off"), (1, "on"))),
+    Field("TGE", 27, 27, "trap general exceptions (EL1&0 exceptions go to EL2)"),
+    Field("E2H", 34, 34, "EL2 host (VHE); must be 0 in this model"),
+    Field("FWB", 46, 46, "stage 2 forced write-back"),
+), "Arm ARM K.a, HCR_EL2")
+VTTBR_EL2 = RegisterLayout("VTTBR_EL2", (
+    Field("CnP", 0, 0, "common not private"), Field("BADDR", 47, 1, "stage-2 table base address bits [47:1]"),
+    Field("VMID", 63, 48, "virtual machine identifier"),
+), "Arm ARM K.a, VTTBR_EL2")
+VTCR_EL2 = RegisterLayout("VTCR_EL2", (
+    Field("T0SZ", 5, 0, "size offset of the IPA space: 2^(64-T0SZ) bytes"),
+    Field("SL0", 7, 6, "stage-2 start level (4KB)", ((0, "level 2"), (1, "level 1"), (2, "level 0"), (3, "level 3"))),
+    Field("IRGN0", 9, 8, "inner cacheability of walks"),
+    Field("ORGN0", 11, 10, "outer cacheability of walks"),
+    Field("SH0", 13, 12, "shareability of walks"),
+    Field("TG0", 15, 14, "granule", ((0, "4KB"), (1, "64KB"), (2, "16KB"))),
+    Field("PS", 18, 16, "physical address size", _IPS),
+    Field("VS", 19, 19, "16-bit VMIDs"),
+    Field("S2PIE", 36, 36, "stage-2 permission indirection (used by Planes)"),
+    Field("S2POE", 37, 37, "stage-2 permission overlays (used by Planes)"),
+), "Arm ARM K.a, VTCR_EL2")
+_ESR = (Field("ISS", 24, 0, "instruction specific syndrome"), Field("IL", 25, 25, "32-bit instruction"),
+        Field("EC", 31, 26, "exception class"))
+ESR_EL1 = RegisterLayout("ESR_EL1", _ESR, "Arm ARM K.a, ESR_EL1")
+ESR_EL2 = RegisterLayout("ESR_EL2", _ESR, "Arm ARM K.a, ESR_EL2")
+FAR = (Field("VA", 63, 0, "faulting virtual address"),)
+FAR_EL1 = RegisterLayout("FAR_EL1", FAR, "Arm ARM K.a, FAR_EL1")
+FAR_EL2 = RegisterLayout("FAR_EL2", FAR, "Arm ARM K.a, FAR_EL2")
+HPFAR_EL2 = RegisterLayout("HPFAR_EL2", (Field("FIPA", 43, 4, "faulting IPA bits [51:12]"),),
+                           "Arm ARM K.a, HPFAR_EL2")
+
+PE_LAYOUTS = {r.name: r for r in (SCTLR_EL1, SCTLR_EL2, SCTLR_EL3, TCR_EL1, TCR_EL2, TCR_EL3, TTBR0_EL1, TTBR1_EL1,
+                                  TTBR0_EL2, TTBR0_EL3, MAIR_EL1, HCR_EL2, VTTBR_EL2, VTCR_EL2, ESR_EL1, ESR_EL2,
+                                  FAR_EL1, FAR_EL2, HPFAR_EL2)}

@@ -51,6 +51,8 @@ RPALOS_SIZE = {4 << 10: 0, 16 << 10: 1, 64 << 10: 2, 2 << 20: 3, 32 << 20: 4, 51
 
 def rpalos_operand(pa: int, size: int) -> int:
     """The Xt operand of ``TLBI RPALOS``: PA[51:12] in [39:0] and the range SIZE in [47:44]."""
+    if size not in RPALOS_SIZE:
+        raise ValueError(f"TLBI RPALOS sizes are {', '.join(hex(s) for s in RPALOS_SIZE)}; got {size!r}")
     return (RPALOS_SIZE[size] << 44) | ((pa >> 12) & ((1 << 40) - 1))
 
 
@@ -141,7 +143,9 @@ class Monitor:
                       skipped=True)
             return
         n = self._p.gpc_cache.invalidate_all()
-        self._log("tlbi.paallos", f"TLBI PAALLOS: {n} cached GPT entries dropped", dropped=n, skipped=False)
+        t = sum(pe.invalidate_all_gpt_info() for pe in self._p._pes.values())
+        self._log("tlbi.paallos", f"TLBI PAALLOS: {n} cached GPT entries and {t} TLB entries dropped",
+                  dropped=n, tlb_dropped=t, skipped=False)
 
     def tlbi_rpalos(self, pa: int, size: int) -> None:
         """``TLBI RPALOS``: invalidate cached GPT information for ``[pa, pa + size)``."""
@@ -151,8 +155,10 @@ class Monitor:
                       pa=pa, size=size, operand=op, skipped=True)
             return
         n = self._p.gpc_cache.invalidate_range(pa, size)
-        self._log("tlbi.rpalos", f"TLBI RPALOS {pa:#x} +{_size(size)} (Xt={op:#x}): {n} cached entries dropped",
-                  pa=pa, size=size, operand=op, dropped=n, skipped=False)
+        t = sum(pe.invalidate_pa_range(pa, size) for pe in self._p._pes.values())
+        self._log("tlbi.rpalos", f"TLBI RPALOS {pa:#x} +{_size(size)} (Xt={op:#x}): {n} cached entries dropped"
+                  + (f", {t} TLB entries" if t else ""), pa=pa, size=size, operand=op, dropped=n, tlb_dropped=t,
+                  skipped=False)
 
     def dc_cipapa(self, pa: int, pas: PAS) -> None:
         """``DC CIPAPA`` over one granule: clean and invalidate by PA in ``pas`` (recorded only)."""

@@ -168,6 +168,45 @@ def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cac
     return code | (g << 8) | (ev << 16)
 
 
+@numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def gpc_check_one(pa, pas, mem64, ctx):
+    """One granule protection check with everything read from ``ctx``; returns the code
+    (0 or FAULT|GPCSC) and adds to the GPC counters in ``ctx``. Every physical access of the
+    model goes through here (batches of checks, and each descriptor fetch and output of a walk).
+
+    A passing GPC-cache hit is answered here without calling :func:`gpc_ctx` (this probe is
+    the first step of ``gpc_ctx``, repeated because a hit is the common case); anything else
+    goes to ``gpc_ctx``, which probes again and walks the GPT.
+    """
+    ctx[C_GCNT + K_CHECKS] += 1
+    if ctx[C_GPC_ENABLED] == 0:
+        return 0
+    if ctx[C_GPC_CONSISTENT] == 0:
+        ctx[C_GCNT + K_FAULTS] += 1
+        return FAULT | GPCSC_WALK
+    t = ctx[C_T]
+    nsets = ctx[C_NSETS]
+    use_cache = ctx[C_USE_CACHE] != 0
+    if use_cache and (pa >> t) == 0:
+        for c in range(N_CLASSES - 1, -1, -1):
+            tag = pa >> ctx[C_SHIFT + c]
+            slot = c * nsets + (tag & (nsets - 1))
+            if ctx[ctx[C_GTAGS_OFF] + slot] == tag:
+                if gpi_admits(ctx[ctx[C_GGPIS_OFF] + slot], pas):
+                    ctx[C_GCNT + K_HITS] += 1
+                    return 0
+                break
+    r = gpc_ctx(pa, pas, mem64, ctx, t, ctx[C_P], ctx[C_S], ctx[C_BASE], ctx[C_L0BASE], nsets,
+                ctx[C_GTAGS_OFF], ctx[C_GGPIS_OFF], use_cache)
+    ev = r >> 16
+    if ev != 0:
+        ctx[C_GCNT + K_HITS] += ev & EV_HIT
+        ctx[C_GCNT + K_MISSES] += (ev & EV_MISS) >> 1
+        ctx[C_GCNT + K_READS] += (ev >> 2) & 3
+        ctx[C_GCNT + K_FAULTS] += (ev & EV_FAULT) >> 4
+    return r & 0xFF
+
+
 @kernel
 def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, ctx):
     """Check ``pa[i]`` in ``pas[i]`` (or ``pas[0]`` for all when ``pas`` has one element).
@@ -186,13 +225,25 @@ def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, ctx):
     reads = 0
     faults = 0
     for i in range(n):
+        a = pa[i]
         ps = pas[0] if single else pas[i]
+        r = -1
         if not enabled:
             r = NO_GPI << 8
         elif not consistent:
             r = (FAULT | GPCSC_WALK) | (NO_GPI << 8) | (EV_FAULT << 16)
-        else:
-            r = gpc_ctx(pa[i], ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache)
+        elif use_cache and (a >> t) == 0:
+            # the passing cache hit, answered without a call (first step of gpc_ctx)
+            for c in range(N_CLASSES - 1, -1, -1):
+                tag = a >> ctx[C_SHIFT + c]
+                slot = c * nsets + (tag & (nsets - 1))
+                if ctx[tags + slot] == tag:
+                    g = ctx[gpis + slot]
+                    if gpi_admits(g, ps):
+                        r = (g << 8) | (EV_HIT << 16)
+                    break
+        if r < 0:
+            r = gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache)
         out_code[i] = r & 0xFF
         out_gpi[i] = (r >> 8) & 0xFF
         ev = r >> 16
