@@ -59,6 +59,10 @@ import numba  # noqa: E402  (after the cache directory is settled)
 #: Batched entry points: compiled once, cached on disk, release the GIL.
 kernel = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 
+#: Batched entry points that split their outer loop across cores with ``prange``. Not cached
+#: (numba's cache and parallel kernels do not mix reliably); compiled at warm-up.
+parallel_kernel = numba.njit(parallel=True, nogil=True, boundscheck=False, error_model="numpy")
+
 #: Scalar helpers (scalars in, scalars out): LLVM inlines them into the calling kernel, and with
 #: no array arguments they carry no reference-count traffic. numba's own IR-level inlining
 #: (``inline="always"``) was measured an order of magnitude slower on the GPC loop, so it is not used.

@@ -169,6 +169,26 @@ def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cac
 
 
 @numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+def gpc_hit(pa, pas, ctx):
+    """The common case of a check, small enough to be inlined into a walk loop: an enabled,
+    consistent GPC whose cache holds a passing entry for ``pa``. Returns 0 (and counts the check
+    and the hit) or -1 when :func:`gpc_check_one` must decide."""
+    if ctx[C_GPC_ENABLED] == 0 or ctx[C_GPC_CONSISTENT] == 0 or ctx[C_USE_CACHE] == 0 or (pa >> ctx[C_T]) != 0:
+        return -1
+    nsets = ctx[C_NSETS]
+    for c in range(N_CLASSES - 1, -1, -1):
+        tag = pa >> ctx[C_SHIFT + c]
+        slot = c * nsets + (tag & (nsets - 1))
+        if ctx[ctx[C_GTAGS_OFF] + slot] == tag:
+            if gpi_admits(ctx[ctx[C_GGPIS_OFF] + slot], pas):
+                ctx[C_GCNT + K_CHECKS] += 1
+                ctx[C_GCNT + K_HITS] += 1
+                return 0
+            return -1
+    return -1
+
+
+@numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
 def gpc_check_one(pa, pas, mem64, ctx):
     """One granule protection check with everything read from ``ctx``; returns the code
     (0 or FAULT|GPCSC) and adds to the GPC counters in ``ctx``. Every physical access of the

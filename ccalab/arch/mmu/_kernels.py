@@ -15,7 +15,7 @@ import numba
 
 from ..._jit import kernel
 from ..context import C_NREG, C_REG
-from ..gpt._kernels import GPCSC_FAIL, gpc_check_one as gpc
+from ..gpt._kernels import GPCSC_FAIL, gpc_check_one as gpc, gpc_hit
 
 nrt_free = numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
 
@@ -66,20 +66,13 @@ def fault_word(kind, level, stage2, s1ptw, gpcsc, on_output):
 
 
 @nrt_free
-def fetch(pa, pas, stage2, level, s1ptw, mem64, ctx):
-    """A descriptor fetch: GPC, then the read. Returns (descriptor, fault word)."""
-    code = gpc(pa, pas, mem64, ctx)
-    if code != 0:
-        gpcsc = code & 0x3F
-        kind = F_GPF_WALK if (gpcsc & 0x3E) == GPCSC_FAIL else F_GPC_EXC
-        return 0, fault_word(kind, level, stage2, s1ptw, gpcsc, 0)
-    ok = False
+def backed(pa, ctx):
+    """True if the 8 bytes at ``pa`` are populated memory (a descriptor fetch elsewhere is an
+    external abort)."""
     for r in range(ctx[C_NREG]):
         if pa >= ctx[C_REG + 2 * r] and pa + 8 <= ctx[C_REG + 2 * r + 1]:
-            ok = True
-    if not ok:
-        return 0, fault_word(F_EABT_WALK, level, stage2, s1ptw, 0, 0)
-    return mem64[pa >> 3], NO_FAULT
+            return True
+    return False
 
 
 @nrt_free
@@ -99,10 +92,18 @@ def s2_walk(ipa, access, el, s1ptw, mem64, ctx, pctx):
     while True:
         shift = 12 + 9 * (3 - level)
         pa = table + 8 * ((ipa & ((1 << top) - 1)) >> shift)
-        desc, f = fetch(pa, walk_pas, 1, level, s2ptw, mem64, ctx)
+        # the descriptor fetch (written out, as in s1_walk: this loop runs for every level)
+        code = gpc_hit(pa, walk_pas, ctx)
+        if code < 0:
+            code = gpc(pa, walk_pas, mem64, ctx)
+        if code != 0:
+            gpcsc = code & 0x3F
+            kind = F_GPF_WALK if (gpcsc & 0x3E) == GPCSC_FAIL else F_GPC_EXC
+            return -1, -1, fault_word(kind, level, 1, s2ptw, gpcsc, 0), 0
+        if not backed(pa, ctx):
+            return -1, -1, fault_word(F_EABT_WALK, level, 1, s2ptw, 0, 0), 0
+        desc = mem64[pa >> 3]
         pctx[P_CNT + Q_S2_READS] += 1
-        if f != NO_FAULT:
-            return -1, -1, f, 0
         kind = desc & 3
         if kind == 0 or kind == 2 or (kind == 1 and (level == 0 or level == 3)):
             return -1, -1, fault_word(F_TRANSLATION, level, 1, s2ptw, 0, 0), 0
@@ -256,10 +257,17 @@ def s1_walk(va, access, el, mem64, ctx, pctx):
         else:
             pa = addr
             fetch_pas = walk_pas
-        desc, f = fetch(pa, fetch_pas, 0, level, 0, mem64, ctx)
+        code = gpc_hit(pa, fetch_pas, ctx)
+        if code < 0:
+            code = gpc(pa, fetch_pas, mem64, ctx)
+        if code != 0:
+            gpcsc = code & 0x3F
+            kind = F_GPF_WALK if (gpcsc & 0x3E) == GPCSC_FAIL else F_GPC_EXC
+            return -1, -1, fault_word(kind, level, 0, 0, gpcsc, 0), 0
+        if not backed(pa, ctx):
+            return -1, -1, fault_word(F_EABT_WALK, level, 0, 0, 0, 0), 0
+        desc = mem64[pa >> 3]
         pctx[P_CNT + Q_S1_READS] += 1
-        if f != NO_FAULT:
-            return -1, -1, f, 0
         kind = desc & 3
         if kind == 0 or kind == 2 or (kind == 1 and (level == 0 or level == 3)):
             return -1, -1, fault_word(F_TRANSLATION, level, 0, 0, 0, 0), 0
