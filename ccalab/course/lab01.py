@@ -27,6 +27,7 @@ from ..arch.gpt.config import L0GPTSZ_ENCODING, PGS_ENCODING, PPS_ENCODING
 from ..arch.memory import MemoryRegion
 from ..arch.pas import GPI, PAS
 from ..arch.sysreg import GPCCR_EL3
+from . import progress as _progress
 from ..platform import DRAM0_BASE, DRAM0_MAX, DRAM1_BASE, FVP_FIXED_REGIONS, Platform, PlatformLayout
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
@@ -460,6 +461,7 @@ def _probes(p: Platform, ex: Exercise):
     return probes, msgs
 
 
+@_progress.recorded("lab01-pas-layout")  # every check is an attempt in the learner's progress store
 def check(regions, seed: int = 0) -> LabResult:
     """Check a learner's PAS layout for the exercise machine of ``seed``. Never raises.
 
