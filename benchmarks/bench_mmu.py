@@ -6,22 +6,12 @@ Run: ``.venv/bin/python benchmarks/bench_mmu.py``. Best of several repeats.
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _common import best
 
-
-def best(fn, repeat=5):
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
 
 
 def single_stage(pages: int):

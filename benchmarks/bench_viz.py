@@ -7,19 +7,10 @@ from __future__ import annotations
 
 import os
 import sys
-import time
+
+from _common import best
 
 os.environ.setdefault("MPLBACKEND", "Agg")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def best(fn, repeat=5):
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return min(out)
 
 
 def main() -> int:

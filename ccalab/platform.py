@@ -457,16 +457,7 @@ class Platform:
 
         ``pas`` is one PAS for all accesses or an array with one PAS per address.
         """
-        pa = self._pa_array(pa_array)
-        ps = self._pas_array(pas)
-        if ps.size not in (1, pa.size):
-            raise ValueError(f"give one PAS or one per address ({pa.size}), not {ps.size}")
-        code = np.empty(pa.size, np.uint8)
-        gpi = np.empty(pa.size, np.uint8)
-        faults = _gk.gpc_check_batch(pa, ps, code, gpi, *self._kernel_args())
-        if faults:
-            self.events.append("gpc.batch", "GPC", f"batch of {pa.size} checks: {faults} faulted",
-                               n=int(pa.size), faults=int(faults))
+        code, _ = self.gpc_check_codes(pas, pa_array)
         return code == 0
 
     def gpc_check_codes(self, pas, pa_array):
@@ -477,7 +468,10 @@ class Platform:
             raise ValueError(f"give one PAS or one per address ({pa.size}), not {ps.size}")
         code = np.empty(pa.size, np.uint8)
         gpi = np.empty(pa.size, np.uint8)
-        _gk.gpc_check_batch(pa, ps, code, gpi, *self._kernel_args())
+        faults = _gk.gpc_check_batch(pa, ps, code, gpi, *self._kernel_args())
+        if faults:
+            self.events.append("gpc.batch", "GPC", f"batch of {pa.size} checks: {faults} faulted",
+                               n=int(pa.size), faults=int(faults))
         return code, gpi
 
     # --- physical accesses -----------------------------------------------------------------
