@@ -20,7 +20,7 @@ from .mmu import _reference as mref
 from .mmu.faults import NO_FAULT, TranslationFault
 from .mmu.regime import REGIME_EL10, Regime
 from .pas import PAS, SecurityState, as_pas
-from .sysreg import PE_LAYOUTS, SCTLR_EL1, TCR_EL1, TCR_EL2, VTCR_EL2
+from .sysreg import PE_LAYOUTS, TCR_EL1, TCR_EL2, VTCR_EL2
 
 ACCESS = {"read": mk.READ, "write": mk.WRITE, "exec": mk.EXEC, "r": mk.READ, "w": mk.WRITE, "x": mk.EXEC}
 #: The value ``translate_batch`` reports in its FSC array for an access that did not fault.
@@ -119,6 +119,11 @@ class PE:
     @property
     def regime(self) -> Regime:
         return self._regime
+
+    @property
+    def platform(self):
+        """The :class:`ccalab.Platform` this PE belongs to."""
+        return self._p
 
     def sysreg(self, name: str) -> int:
         key = str(name).upper()
@@ -393,6 +398,43 @@ class PE:
         n = int(m.sum())
         tlb[m, 1] = 0
         return n
+
+    def tlb_lookup(self, va: int, access: str = "read") -> dict | None:
+        """The TLB entry a translation of ``va`` for ``access`` would use now, or None (a miss).
+        Changes nothing (no counters, no fill). An entry whose cached permissions refuse
+        ``access`` counts as a miss, as in the kernel: the walk then runs and reports the fault."""
+        c = self.pctx
+        if not c[mk.P_TLB_ON]:
+            return None
+        vpn = self._va(va) >> 12
+        slot = int(c[mk.P_TLB_OFF] + mk.TLB_WORDS * (vpn & (int(c[mk.P_TLB_SETS]) - 1)))
+        key = mk.tlb_key(c)
+        e = int(c[slot + 1])
+        if int(c[slot]) != vpn or (e & 0x1FFFFF) != key:
+            return None
+        if not ((e >> 37) & 1 or ((e >> 21) & 0xFFFF) == int(c[mk.P_ASID])):
+            return None
+        info = int(c[slot + 3])
+        acc = self._access(access)
+        if not (mk.s1_permits(info & 0x3FF, acc, self._el, int(c[mk.P_REGIME]), bool(c[mk.P_WXN]))
+                and mk.s2_permits((info >> 10) & 0x1F, acc, self._el)):
+            return None
+        return {"va": (vpn << 12) & ((1 << 64) - 1), "pa": int(c[slot + 2]), "pas": PAS((info >> 15) & 3),
+                "vmid": (e >> 5) & 0xFFFF, "asid": (e >> 21) & 0xFFFF, "global": bool((e >> 37) & 1)}
+
+    def walk_cache_slot(self, ipa: int) -> int:
+        """Which walk-cache entry the stage-2 translation of table address ``ipa`` uses."""
+        c = self.pctx
+        return int(c[mk.P_WC_OFF] + mk.WC_WORDS * ((int(ipa) >> 12) & (int(c[mk.P_WC_SETS]) - 1)))
+
+    def walk_cache_holds(self, ipa: int) -> bool:
+        """Whether the walk cache now holds the stage-2 translation of table address ``ipa``."""
+        c = self.pctx
+        if not c[mk.P_WC_ON]:
+            return False
+        slot = self.walk_cache_slot(ipa)
+        key = 1 | (int(c[mk.P_VMID]) << 1) | (int(c[mk.P_STATE]) << 17)
+        return int(c[slot]) == int(ipa) >> 12 and int(c[slot + 1]) == key
 
     def tlb_entries(self) -> list:
         """Valid TLB entries as dicts (VA page, PA page, PAS, regime, VMID, ASID, global)."""

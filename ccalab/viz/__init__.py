@@ -5,7 +5,11 @@ called, and the ``*_text`` renderers need only NumPy. Nothing here imports ipywi
 """
 
 from .gpt import draw_gpt_structure, draw_granule_map, gpt_structure_text, granule_map_text, walk_text
+from .mmu import animate_walk, cost_text, draw_walk_grid, tlb_text, va_fields, walk_frames, walk_view
 from .theme import GPI_COLOURS, resolve_theme, style_axes
 
+# ``walk_text`` here is the GPT walk of one physical access; the translation walk of a VA is
+# ``ccalab.viz.mmu.walk_text``.
 __all__ = ["granule_map_text", "draw_granule_map", "gpt_structure_text", "draw_gpt_structure", "walk_text",
+           "walk_view", "va_fields", "draw_walk_grid", "walk_frames", "animate_walk", "tlb_text", "cost_text",
            "GPI_COLOURS", "style_axes", "resolve_theme"]

@@ -4,5 +4,6 @@ Importing this package loads ipywidgets; ``import ccalab`` alone never does.
 """
 
 from .gpt import GranuleProtectionExplorer
+from .mmu import TranslationExplorer
 
-__all__ = ["GranuleProtectionExplorer"]
+__all__ = ["GranuleProtectionExplorer", "TranslationExplorer"]

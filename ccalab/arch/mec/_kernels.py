@@ -28,7 +28,6 @@ values, encoded little-endian as IEEE 1619 5.1 requires.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 

@@ -10,7 +10,7 @@ both implementations.
 import numpy as np
 import pytest
 
-from ccalab import GPI, Platform, SecurityState
+from ccalab import Platform, SecurityState
 from ccalab.arch.gpt._reference import gpc_check
 from ccalab.arch.mmu import _reference as ref
 from ccalab.arch.mmu.descriptors import TableBuilder, s1_leaf, s2_leaf
