@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 ## make course: set up, then open the course in JupyterLab
 course: $(VENV)/.installed-course
-	$(BIN)/jupyter lab notebooks/01-granule-protection.ipynb
+	$(BIN)/jupyter lab notebooks/00-start-here.ipynb
 
 ## make test: set up, then run the whole test suite (model, kernels vs twins, notebooks, labs)
 test: $(VENV)/.installed-test
@@ -39,6 +39,8 @@ test-browser: $(VENV)/.installed-browser
 ## make bench: the benchmark scripts (numbers for the closing notes)
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_gpc.py
+	$(BIN)/python benchmarks/bench_mmu.py
+	$(BIN)/python benchmarks/bench_mec.py
 	$(BIN)/python benchmarks/bench_viz.py
 
 ## make binder-check: build binder/ as repo2docker would, in a fresh venv, and run every notebook and lab in it

@@ -229,7 +229,7 @@ class PE:
     def _run(self, va: np.ndarray, acc: int):
         n = va.size
         out_pa = np.empty(n, np.int64)
-        out_pas = np.empty(n, np.int64)
+        out_pas = np.empty(n, np.int8)
         out_fault = np.empty(n, np.int64)
         out_ipa = np.empty(n, np.int64)
         mk.translate_batch(va, acc, self._el, out_pa, out_pas, out_fault, out_ipa, self._p.memory.words,
