@@ -30,9 +30,11 @@ def warmup(verbose: bool = False) -> float:
     pctx[mk.P_TLB_OFF] = mk.PHEADER
     pctx[mk.P_WC_OFF] = mk.PHEADER + mk.TLB_WORDS * 4
     pctx[mk.P_PAMAX] = 48
-    out = [np.empty(1, np.int64) for _ in range(4)]
-    mk.translate_batch(pa, mk.READ, 1, *out, mem.words, ctx, pctx)
-    mk.read_batch(pa, 1, 8, out[0], out[1], mem.words, ctx, pctx)
+    # the argument types must be exactly those PE passes, or a call would compile a new version
+    out_pa, out_pas, out_fault, out_ipa = (np.empty(1, np.int64), np.empty(1, np.int8), np.empty(1, np.int64),
+                                           np.empty(1, np.int64))
+    mk.translate_batch(pa, mk.READ, 1, out_pa, out_pas, out_fault, out_ipa, mem.words, ctx, pctx)
+    mk.read_batch(pa, 1, 8, out_pa, out_fault, mem.words, ctx, pctx)
     dt = time.perf_counter() - t0
     if verbose:
         print(f"ccalab kernels ready in {dt:.2f} s")

@@ -20,14 +20,18 @@ TIMEOUT = 120
 
 
 def _solution_source(lab: Path) -> str:
-    """Code that loads ``labs/solutions/<lab>.py`` and sets ``regions`` from it."""
+    """Code that loads ``labs/solutions/<lab>.py`` and sets the lab's answer from ``solve(SEED)``.
+
+    The answer is the variable the check cell reads: ``regions`` unless the solution module names
+    another one in ``ANSWER`` (lab 02's answer is the function ``build``).
+    """
     sol = Path("solutions") / (lab.stem + ".py")
     return (
         "import importlib.util as _ilu, pathlib as _pl\n"
         f"_spec = _ilu.spec_from_file_location('_lab_solution', _pl.Path({str(sol)!r}))\n"
         "_sol = _ilu.module_from_spec(_spec)\n"
         "_spec.loader.exec_module(_sol)\n"
-        "regions = _sol.solve(SEED)\n"
+        "globals()[getattr(_sol, 'ANSWER', 'regions')] = _sol.solve(SEED)\n"
     )
 
 

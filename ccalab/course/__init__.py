@@ -2,15 +2,18 @@
 
 - :mod:`ccalab.course.lab01`: lab 01, the PAS layout of a machine (``make_exercise``, ``check``,
   ``hint``).
+- :mod:`ccalab.course.lab02`: lab 02, the stage-1 and stage-2 tables of a guest (same functions).
+- :mod:`ccalab.course.catalog`, :mod:`ccalab.course.progress`, :mod:`ccalab.course.release`: the course
+  map, the learner's progress store, and the learner versions of the labs.
 - :mod:`ccalab.course.frontmatter`: the front matter every notebook carries (``read``).
 - :mod:`ccalab.course.nbtools`: ``strip_outputs`` for committing notebooks clean.
 
 Nothing here imports matplotlib or ipywidgets.
 """
 
-from . import frontmatter, lab01
+from . import frontmatter, lab01, lab02
 
-__all__ = ["lab01", "frontmatter", "nbtools", "strip_outputs"]
+__all__ = ["lab01", "lab02", "frontmatter", "nbtools", "strip_outputs"]
 
 
 def __getattr__(name):

@@ -29,6 +29,7 @@ from ..arch.pas import GPI, PAS
 from ..arch.sysreg import GPCCR_EL3
 from . import progress as _progress
 from ..platform import DRAM0_BASE, DRAM0_MAX, DRAM1_BASE, FVP_FIXED_REGIONS, Platform, PlatformLayout
+from .hints import Hint, pick_hint
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -510,21 +511,9 @@ _HINTS = (
 )
 
 
-class Hint(str):
-    """A hint: a string that displays as Markdown in a notebook."""
-
-    def _repr_markdown_(self) -> str:
-        return f"**Hint:** {self}"
-
-    def __repr__(self) -> str:
-        return f"Hint: {self}"
-
-
 def hint(n: int = 1) -> Hint:
     """The ``n``-th hint (1-based); later hints give more away."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(_HINTS):
-        return Hint(f"There are hints 1 to {len(_HINTS)}: try hint(1).")
-    return Hint(_HINTS[int(n) - 1])
+    return pick_hint(_HINTS, n)
 
 
 __all__ = ["Exercise", "Bank", "Carveout", "LabResult", "make_exercise", "check", "hint", "boot", "PASRegion",
