@@ -66,12 +66,13 @@ def granules_word_valid(d):
 
 
 @numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
-def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache):
+def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache, probed):
     """One granule protection check of PA ``a`` in PAS ``ps`` (Arm ARM ``GranuleProtectionCheck``,
     ``GPTWalk``, ``GPICheck``) for an enabled GPC with consistent registers (callers handle those).
 
     The configuration arrives as scalars (callers read it from ``ctx`` once per batch); the GPC
-    cache lives in ``ctx`` at offsets ``tags`` and ``gpis``. Compiled without NRT reference
+    cache lives in ``ctx`` at offsets ``tags`` and ``gpis``; ``probed`` says the caller has already
+    looked in the cache and missed. Compiled without NRT reference
     counting, so kernels can call it for every physical access of a walk at little cost.
 
     Returns ``code | gpi << 8 | events << 16``: ``code`` is 0 (pass) or FAULT|GPCSC, ``gpi`` the
@@ -83,9 +84,9 @@ def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cac
         if ps == 1:
             return NO_GPI << 8
         return (FAULT | GPCSC_FAIL) | (NO_GPI << 8) | (EV_FAULT << 16)
-    # Cached GPT information, largest entry size first.
-    ev = 0
-    if use_cache:
+    # Cached GPT information, largest entry size first (unless the caller has just looked and missed).
+    ev = EV_MISS if use_cache else 0
+    if use_cache and not probed:
         for c in range(N_CLASSES - 1, -1, -1):
             tag = a >> ctx[C_SHIFT + c]
             slot = c * nsets + (tag & (nsets - 1))
@@ -94,7 +95,6 @@ def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cac
                 if gpi_admits(g, ps):
                     return (g << 8) | (EV_HIT << 16)
                 return (FAULT | GPCSC_FAIL | (1 if c < C_L0 else 0)) | (g << 8) | ((EV_HIT | EV_FAULT) << 16)
-        ev = EV_MISS
     # --- GPTWalk ---------------------------------------------------------------------------
     code = 0
     g = NO_GPI
@@ -207,7 +207,9 @@ def gpc_check_one(pa, pas, mem64, ctx):
     t = ctx[C_T]
     nsets = ctx[C_NSETS]
     use_cache = ctx[C_USE_CACHE] != 0
+    probed = False
     if use_cache and (pa >> t) == 0:
+        probed = True
         for c in range(N_CLASSES - 1, -1, -1):
             tag = pa >> ctx[C_SHIFT + c]
             slot = c * nsets + (tag & (nsets - 1))
@@ -215,9 +217,10 @@ def gpc_check_one(pa, pas, mem64, ctx):
                 if gpi_admits(ctx[ctx[C_GGPIS_OFF] + slot], pas):
                     ctx[C_GCNT + K_HITS] += 1
                     return 0
+                probed = False  # a refusing entry: let gpc_ctx build the fault
                 break
     r = gpc_ctx(pa, pas, mem64, ctx, t, ctx[C_P], ctx[C_S], ctx[C_BASE], ctx[C_L0BASE], nsets,
-                ctx[C_GTAGS_OFF], ctx[C_GGPIS_OFF], use_cache)
+                ctx[C_GTAGS_OFF], ctx[C_GGPIS_OFF], use_cache, probed)
     ev = r >> 16
     if ev != 0:
         ctx[C_GCNT + K_HITS] += ev & EV_HIT
@@ -253,7 +256,7 @@ def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, ctx):
         elif not consistent:
             r = (FAULT | GPCSC_WALK) | (NO_GPI << 8) | (EV_FAULT << 16)
         elif use_cache and (a >> t) == 0:
-            # the passing cache hit, answered without a call (first step of gpc_ctx)
+            # the cache lookup, answered here without a call (the first step of gpc_ctx)
             for c in range(N_CLASSES - 1, -1, -1):
                 tag = a >> ctx[C_SHIFT + c]
                 slot = c * nsets + (tag & (nsets - 1))
@@ -261,9 +264,13 @@ def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, ctx):
                     g = ctx[gpis + slot]
                     if gpi_admits(g, ps):
                         r = (g << 8) | (EV_HIT << 16)
+                    else:
+                        r = (FAULT | GPCSC_FAIL | (1 if c < C_L0 else 0)) | (g << 8) | ((EV_HIT | EV_FAULT) << 16)
                     break
+            if r < 0:
+                r = gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache, True)
         if r < 0:
-            r = gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache)
+            r = gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache, False)
         out_code[i] = r & 0xFF
         out_gpi[i] = (r >> 8) & 0xFF
         ev = r >> 16
