@@ -35,6 +35,10 @@ def warmup(verbose: bool = False) -> float:
                                            np.empty(1, np.int64))
     mk.translate_batch(pa, mk.READ, 1, out_pa, out_pas, out_fault, out_ipa, mem.words, ctx, pctx)
     mk.read_batch(pa, 1, 8, out_pa, out_fault, mem.words, ctx, pctx)
+    # the memory encryption engine's cipher (the active back end), on every memory access
+    from .arch.mec import xts
+
+    xts.warmup()
     dt = time.perf_counter() - t0
     if verbose:
         print(f"ccalab kernels ready in {dt:.2f} s")

@@ -20,6 +20,7 @@ from .arch.gpt import _kernels as _gk
 from .arch.gpt.config import L0GPTSZ_ENCODING, PGS_ENCODING, PPS_ENCODING
 from .arch.gpt.descriptors import decode_l0, decode_l1, describe
 from .arch.context import new_context, set_gpc_config
+from .arch.mec.engine import MemoryEncryptionEngine, context_id
 from .arch.memory import MemoryRegion, PhysicalMemory
 from .arch.pas import GPI, PAS, SecurityState, as_pas
 from .arch.sysreg import GPCCR_EL3, ID_AA64MMFR0_EL1, LAYOUTS, PPS_BITS, SCR_EL3
@@ -67,11 +68,15 @@ class WhatIf:
     ``skip_gpt_tlbi``: the monitor "forgets" its TLBI RPALOS/PAALLOS after changing the GPT,
     so cached GPT information goes stale and the old GPI keeps being used.
     ``skip_tlbi``: TLB invalidations by VA/IPA/ASID/VMID are skipped, so stale translations stay.
+    ``skip_mec_flush``: :meth:`Platform.crypto_erase` changes the key without cleaning and
+    invalidating the MECID's cached lines first, so its plaintext outlives the key.
     """
 
     skip_gpt_tlbi: bool = False
     #: ``pe.tlbi(...)`` is recorded but does nothing, so stale TLB entries survive.
     skip_tlbi: bool = False
+    #: ``crypto_erase`` skips the cache maintenance before the key change.
+    skip_mec_flush: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class Platform:
         self.n_pes = 4
         self._pes = {}
         self.monitor = Monitor(self)
+        self.mec = MemoryEncryptionEngine(self.memory, self.monitor.mec_key_schedule, self._default_context)
         self.monitor.boot(self.pas_regions, self.gpt_area)
 
     # --- construction ----------------------------------------------------------------------
@@ -483,34 +489,97 @@ class Platform:
             if fault is not None:
                 raise GranuleProtectionFault(fault)
 
-    def phys_read(self, pa: int, n: int, pas) -> bytes:
-        """Read ``n`` bytes at ``pa`` as a bus master in ``pas``, granule-protection checked.
+    def _mecid(self, pas: PAS, mecid) -> int:
+        from .firmware.monitor import MECID_WIDTH
+
+        if isinstance(mecid, bool) or not isinstance(mecid, (int, np.integer)):
+            raise TypeError(f"a MECID is an int, got {mecid!r}")
+        if not 0 <= int(mecid) < (1 << MECID_WIDTH):
+            raise ValueError(f"a MECID is {MECID_WIDTH} bits wide: 0..{(1 << MECID_WIDTH) - 1}, not {mecid}")
+        if mecid and pas != PAS.REALM:
+            raise ValueError(f"only Realm PAS accesses carry a MECID; {pas.label} PAS accesses always use "
+                             "MECID 0 (each of those PASes has one encryption context)")
+        return int(mecid)
+
+    def phys_read(self, pa: int, n: int, pas, mecid: int = 0) -> bytes:
+        """Read ``n`` bytes at ``pa`` as a bus master in ``pas`` (and, for the Realm PAS, ``mecid``):
+        granule-protection checked, then through the memory encryption engine.
 
         Raises :class:`GranuleProtectionFault` if any granule touched refuses the PAS, and
-        :class:`ExternalAbort` if the range is not memory.
+        :class:`ExternalAbort` if the range is not memory. A MECID whose key does not match the
+        data's reads noise, without any fault.
         """
         pa = self._pa(pa)
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"a read length is a non-negative int, got {n!r}")
         pas = as_pas(pas)
+        mecid = self._mecid(pas, mecid)
         self._check_range(pa, int(n), pas)
-        try:
-            return self.memory.read(pa, int(n))
-        except Exception as exc:  # BusError
-            raise ExternalAbort(str(exc)) from None
+        if not self.memory.is_backed(pa, max(int(n), 1)):
+            try:
+                self.memory.read(pa, int(n))
+            except Exception as exc:  # BusError: say which region
+                raise ExternalAbort(str(exc)) from None
+        return self.mec.read(pa, int(n), context_id(pas, mecid))
 
-    def phys_write(self, pa: int, data, pas) -> None:
-        """Write ``data`` at ``pa`` as a bus master in ``pas``, granule-protection checked."""
+    def phys_write(self, pa: int, data, pas, mecid: int = 0) -> None:
+        """Write ``data`` at ``pa`` as a bus master in ``pas`` (and ``mecid``), granule-protection
+        checked; the engine encrypts it on its way to DRAM."""
         pa = self._pa(pa)
         if isinstance(data, str):
             raise TypeError("phys_write takes bytes, not str (encode it first)")
         data = bytes(data)
         pas = as_pas(pas)
+        mecid = self._mecid(pas, mecid)
         self._check_range(pa, len(data), pas)
+        if not self.memory.is_backed(pa, max(len(data), 1)):
+            try:
+                self.memory.write(pa, data)
+            except Exception as exc:
+                raise ExternalAbort(str(exc)) from None
+        self.mec.write(pa, data, context_id(pas, mecid))
+
+    def dram_read(self, pa: int, n: int) -> bytes:
+        """What a probe on the DRAM bus reads at ``pa``: ciphertext. No GPC, no key, no PAS: a
+        physical attacker is not a bus master the architecture checks."""
+        pa = self._pa(pa)
+        if not isinstance(n, (int, np.integer)) or n < 0 or not self.memory.is_backed(pa, max(int(n), 1)):
+            raise ValueError(f"[{pa:#x}, +{n}) is not DRAM")
+        return self.mec.dram_read(pa, int(n))
+
+    def dram_write(self, pa: int, data) -> None:
+        """A physical attacker overwrites DRAM at ``pa`` (e.g. flips a bit). Nothing detects it."""
+        pa = self._pa(pa)
+        data = bytes(data)
+        if not self.memory.is_backed(pa, max(len(data), 1)):
+            raise ValueError(f"[{pa:#x}, +{len(data)}) is not DRAM")
+        self.mec.dram_write(pa, data)
+        self.events.append("dram.write", "attacker", f"DRAM written directly at {pa:#x} (+{len(data)})", pa=pa,
+                           n=len(data))
+
+    def crypto_erase(self, mecid: int) -> int:
+        """Retire Realm MECID ``mecid``'s data the way software must: clean and invalidate its cached
+        lines to the point of encryption (``DC CIPAE``), then ``RMM_MEC_REFRESH``. With
+        ``whatif.skip_mec_flush`` the first step is skipped. Returns the monitor's status."""
+        ctx = context_id(PAS.REALM, self._mecid(PAS.REALM, mecid))
+        if self.whatif.skip_mec_flush:
+            self.events.append("whatif", "RMM", f"DC CIPAE over MECID {mecid}'s granules SKIPPED (what-if)",
+                               mecid=int(mecid))
+        else:
+            n = self.mec.flush_context(ctx)
+            self.events.append("dc.cipae", "RMM", f"DC CIPAE over {n} granules of Realm MECID {mecid}",
+                               mecid=int(mecid), granules=n)
+        return self.monitor.mec_refresh(int(mecid), 1)
+
+    def _default_context(self, granule: int) -> int:
+        """The context of data written directly into memory and not yet used through the engine:
+        the PAS its GPI names (Non-secure for All access / No access / no GPT entry), MECID 0."""
         try:
-            self.memory.write(pa, data)
-        except Exception as exc:
-            raise ExternalAbort(str(exc)) from None
+            g = self.gpi(granule * 4096)
+        except Exception:
+            g = None
+        pas = PAS(int(g) & 3) if g is not None and int(g) in (8, 9, 10, 11) else PAS.NONSECURE
+        return context_id(pas, 0)
 
     def access(self, state, pa: int, *, write: bool = False, pas=None, el: int | None = None,
                data: bytes = b"\0" * 8) -> AccessResult:
@@ -538,14 +607,17 @@ class Platform:
                          scr_gpf=bool(SCR_EL3.field("GPF").get(self._sysregs["SCR_EL3"])))
             self._sysregs["MFAR_EL3"] = fault.mfar if rep.target_el == 3 else self._sysregs["MFAR_EL3"]
             return AccessResult(state, el, pa, pas, write, fault, rep, entry)
-        try:
-            if write:
-                self.memory.write(pa, data)
-                got = None
-            else:
-                got = self.memory.read(pa, 8)
-        except Exception as exc:
-            return AccessResult(state, el, pa, pas, write, None, None, entry, bus_error=str(exc))
+        if not self.memory.is_backed(pa, 8):
+            try:
+                self.memory.read(pa, 8)
+            except Exception as exc:
+                return AccessResult(state, el, pa, pas, write, None, None, entry, bus_error=str(exc))
+        ctx = context_id(pas, 0)
+        if write:
+            self.mec.write(pa, data, ctx)
+            got = None
+        else:
+            got = self.mec.read(pa, 8, ctx)
         return AccessResult(state, el, pa, pas, write, None, None, entry, data=got)
 
     # --- pictures (matplotlib / text, imported lazily) -------------------------------------

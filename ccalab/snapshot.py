@@ -44,12 +44,14 @@ _CHUNK = 2 << 20
 COVERED = {
     "Platform": {"_cfg", "_sysregs", "ctx", "dram_size", "events", "gpc_cache", "gpt_area", "l0gptsz", "memory",
                  "memory_map", "monitor", "pamax", "params", "pas_regions", "pgs", "pps", "whatif", "_pes",
-                 "n_pes"},
+                 "n_pes", "mec"},
     "PE": {"_p", "index", "_regs", "pctx", "_state", "_el", "_regime"},
-    "Monitor": {"_p", "booted", "l0_base", "l1_tables"},
+    "Monitor": {"_p", "booted", "l0_base", "l1_tables", "_mec_keys", "_mec_schedules"},
+    "MemoryEncryptionEngine": {"memory", "_keys", "_default_ctx", "_dram_map", "dram", "_tag_map", "tag",
+                               "_dirty_map", "dirty", "members", "counters"},
     "GPCCache": {"counters", "ctx", "enabled", "gpis", "sets", "shifts", "tags"},
     "EventLog": {"_events", "_listeners", "_next", "capacity", "dropped"},
-    "WhatIf": {"skip_gpt_tlbi", "skip_tlbi"},
+    "WhatIf": {"skip_gpt_tlbi", "skip_tlbi", "skip_mec_flush"},
 }
 
 
@@ -196,6 +198,8 @@ def _state(platform) -> dict:
         "whatif": _enc({k: getattr(platform.whatif, k) for k in platform.whatif.__dataclass_fields__}),
         "monitor": _enc({"l0_base": mon.l0_base, "l1_tables": dict(mon.l1_tables), "booted": mon.booted}),
         "gpc_cache": {"sets": int(cache.sets), "enabled": bool(cache.enabled)},
+        "mec": {"keys": {str(k): v.hex() for k, v in mon._mec_keys.items()},
+                "counters": dict(platform.mec.counters)},
         "pes": {str(i): {"regs": {k: int(v) for k, v in pe._regs.items()}, "state": int(pe._state), "el": pe._el,
                          "pctx_size": int(pe.pctx.size)} for i, pe in platform._pes.items()},
         "events": {"capacity": ev.capacity, "next": ev.next_seq, "dropped": ev.dropped,
@@ -228,6 +232,17 @@ def save(platform, path) -> Path:
     ctx = getattr(platform, "ctx", None)
     extra = {"ctx": ctx} if isinstance(ctx, np.ndarray) else {}
     extra.update({f"pctx_{i}": pe.pctx for i, pe in platform._pes.items()})
+    # the memory encryption engine: DRAM (ciphertext) pages, and the granule tags above the PoE
+    eng = platform.mec
+    dram_pages = touched_pages(_DramView(eng, mem))
+    tags = np.nonzero(eng.tag)[0]
+    extra.update({
+        "dram_addr": dram_pages.astype(np.int64),
+        "dram_data": (eng.dram[(dram_pages[:, None] + np.arange(PAGE)[None, :])] if dram_pages.size
+                      else np.empty((0, PAGE), np.uint8)),
+        "mec_tag_idx": tags.astype(np.int64), "mec_tag_val": eng.tag[tags].astype(np.int32),
+        "mec_dirty_idx": np.nonzero(eng.dirty)[0].astype(np.int64),
+    })
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as f:
@@ -239,7 +254,16 @@ def save(platform, path) -> Path:
 
 
 _ARRAYS = ("meta", "page_addr", "page_data", "cache_tags", "cache_gpis", "cache_shifts", "cache_counters")
-_OPTIONAL = ("ctx",)  # the machine context array, where the platform keeps one
+_OPTIONAL = ("ctx", "dram_addr", "dram_data", "mec_tag_idx", "mec_tag_val", "mec_dirty_idx")
+
+
+class _DramView:
+    """DRAM behind the encryption engine, shaped like a PhysicalMemory for :func:`touched_pages`."""
+
+    def __init__(self, engine, memory):
+        self.bytes = engine.dram
+        self.regions = memory.regions
+        self._map = engine._dram_map
 
 
 def _read(path: Path) -> dict:
@@ -319,6 +343,29 @@ def load(path):
             if addr.min() < 0 or addr.max() + PAGE > len(p.memory.bytes) or (addr % PAGE).any():
                 raise SnapshotError(f"{path}: a saved page lies outside this machine's memory")
             p.memory.bytes[(addr[:, None] + np.arange(PAGE)[None, :])] = data
+        # the memory encryption engine: a new one on the new memory, then its DRAM, tags and keys
+        from .arch.mec.engine import MemoryEncryptionEngine
+        from .arch.mec.xts import xts_key_schedule
+
+        p.mec = MemoryEncryptionEngine(p.memory, p.monitor.mec_key_schedule, p._default_context)
+        mk = meta.get("mec", {})
+        p.monitor._mec_keys = {int(k): bytes.fromhex(v) for k, v in mk.get("keys", {}).items()}
+        p.monitor._mec_schedules = {k: xts_key_schedule(v) for k, v in p.monitor._mec_keys.items()}
+        p.mec.counters.update(mk.get("counters", {}))
+        if "dram_addr" in a:
+            daddr, ddata = a["dram_addr"].astype(np.int64), a["dram_data"]
+            if ddata.shape != (daddr.size, PAGE) or (daddr.size and (daddr.min() < 0 or daddr.max() + PAGE >
+                                                                       len(p.mec.dram))):
+                raise SnapshotError(f"{path}: the DRAM pages are damaged")
+            if daddr.size:
+                p.mec.dram[(daddr[:, None] + np.arange(PAGE)[None, :])] = ddata
+            tidx, tval = a["mec_tag_idx"].astype(np.int64), a["mec_tag_val"].astype(np.int32)
+            if tidx.shape != tval.shape or (tidx.size and tidx.max() >= len(p.mec.tag)):
+                raise SnapshotError(f"{path}: the encryption engine's tags are damaged")
+            for g, v in zip(tidx.tolist(), tval.tolist()):
+                p.mec._set_tag(g, v)
+            p.mec.dirty[:] = 0
+            p.mec.dirty[a["mec_dirty_idx"].astype(np.int64)] = 1
         # system registers (the GPC configuration is derived from them)
         p._sysregs.clear()
         p._sysregs.update({k: int(v) for k, v in meta["sysregs"].items()})

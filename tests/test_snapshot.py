@@ -198,3 +198,18 @@ def test_round_trip_keeps_pes_their_registers_and_tlbs(tmp_path):
     assert (pe.pctx == g.pe.pctx).all()
     r = pe.translate(g.va)
     assert r.ok and r.tlb_hit and r.pa == g.data
+
+
+def test_round_trip_keeps_encrypted_memory_keys_and_cache_tags(tmp_path):
+    from ccalab import PAS, Platform, snapshot
+
+    p = Platform(dram_size=256 << 20)
+    g = p.ns_dram().base + (8 << 20)
+    p.monitor.gtsi_delegate(g)
+    p.phys_write(g, b"realm secret" * 300, PAS.REALM, mecid=4)
+    raw = p.dram_read(g, 4096)
+    q = snapshot.load(snapshot.save(p, tmp_path / "mec"))
+    assert q.dram_read(g, 4096) == raw
+    assert q.phys_read(g, 12, PAS.REALM, mecid=4) == b"realm secret"
+    q.mec.clean_invalidate(g)  # refetched from DRAM: the key came back too
+    assert q.phys_read(g, 12, PAS.REALM, mecid=4) == b"realm secret"

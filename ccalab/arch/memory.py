@@ -22,6 +22,15 @@ import numpy as np
 _MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform.startswith("linux") else 0)
 
 
+def sparse_zeros(n_bytes: int):
+    """``(mapping, array)``: a zero-filled byte array of ``n_bytes`` that costs only the pages
+    written (an anonymous private mapping with ``MAP_NORESERVE``). Keep ``mapping`` alive."""
+    size = max((int(n_bytes) + 4095) & ~4095, 4096)
+    m = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE,
+                  prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    return m, np.frombuffer(m, dtype=np.uint8)
+
+
 @dataclass(frozen=True)
 class MemoryRegion:
     """A named range of the physical memory map."""
@@ -59,15 +68,15 @@ class PhysicalMemory:
         if not mem:
             raise ValueError("a machine needs at least one memory region")
         self.top = max(r.end for r in mem)
-        size = (self.top + 4095) & ~4095
-        self._map = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE,
-                              prot=mmap.PROT_READ | mmap.PROT_WRITE)
-        #: every byte, indexed by PA (holes read as zero but are never handed to software)
-        self.bytes = np.frombuffer(self._map, dtype=np.uint8)
+        self._map, self.bytes = sparse_zeros(self.top)
+        #: every byte, indexed by PA (holes read as zero but are never handed to software). With
+        #: memory encryption this is the plaintext view above the point of encryption.
         #: the same bytes as little-endian 64-bit words (descriptors), indexed by PA >> 3
         self.words = self.bytes.view(np.int64)
         self.backed_lo = np.array([r.base for r in mem], dtype=np.int64)
         self.backed_hi = np.array([r.end for r in mem], dtype=np.int64)
+        #: told of every write (``engine.note_write(pa, n)``) when a memory encryption engine is attached
+        self.engine = None
 
     # --- queries ---------------------------------------------------------------------------
     def region_at(self, pa: int):
@@ -96,6 +105,8 @@ class PhysicalMemory:
         buf = np.frombuffer(bytes(data), dtype=np.uint8)
         self._check(pa, buf.size)
         self.bytes[pa:pa + buf.size] = buf
+        if self.engine is not None:
+            self.engine.note_write(pa, buf.size)
 
     def read64(self, pa: int):
         """The 64-bit word at an 8-aligned ``pa``, or None where no memory answers."""
@@ -108,10 +119,14 @@ class PhysicalMemory:
             raise ValueError(f"a 64-bit write must be 8-byte aligned, got {pa:#x}")
         self._check(pa, 8)
         self.words[pa >> 3] = np.uint64(int(value) & 0xFFFF_FFFF_FFFF_FFFF).view(np.int64)
+        if self.engine is not None:
+            self.engine.note_write(pa, 8)
 
     def fill(self, pa: int, n: int, value: int = 0) -> None:
         self._check(pa, n)
         self.bytes[pa:pa + n] = value
+        if self.engine is not None:
+            self.engine.note_write(pa, n)
 
     def resident_bytes(self) -> int:
         """Bytes of the mapping the operating system has actually allocated (Linux; else -1)."""

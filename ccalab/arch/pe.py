@@ -18,9 +18,10 @@ import numpy as np
 from .mmu import _kernels as mk
 from .mmu import _reference as mref
 from .mmu.faults import NO_FAULT, TranslationFault
+from .mec.engine import context_id
 from .mmu.regime import REGIME_EL10, Regime
 from .pas import PAS, SecurityState, as_pas
-from .sysreg import PE_LAYOUTS, TCR_EL1, TCR_EL2, VTCR_EL2
+from .sysreg import MECID_LAYOUTS, PE_LAYOUTS, TCR_EL1, TCR_EL2, VTCR_EL2
 
 ACCESS = {"read": mk.READ, "write": mk.WRITE, "exec": mk.EXEC, "r": mk.READ, "w": mk.WRITE, "x": mk.EXEC}
 #: The value ``translate_batch`` reports in its FSC array for an access that did not fault.
@@ -73,6 +74,7 @@ class PE:
         self.index = index
         self._regs = {name: 0 for name in PE_LAYOUTS}
         self._regs["TCR_EL1"] = TCR_EL1.encode(TG1=2)  # 4KB for both halves
+        self._regs["MECIDR_EL2"] = 15  # 16-bit MECIDs
         size = mk.PHEADER + mk.TLB_WORDS * tlb_sets + mk.WC_WORDS * walk_cache_sets
         self.pctx = np.zeros(size, dtype=np.int64)
         self.pctx[mk.P_TLB_SETS] = tlb_sets
@@ -147,6 +149,10 @@ class PE:
                 raise ValueError("TCR_EL1.TG1 must be 0b10 (4KB); only the 4KB granule is modelled")
         if key == "HCR_EL2" and (value >> 34) & 1:
             raise ValueError("HCR_EL2.E2H (VHE) is not modelled; leave it 0")
+        if key == "MECIDR_EL2":
+            raise ValueError("MECIDR_EL2 is read-only")
+        if key in MECID_LAYOUTS:
+            value &= (1 << (self._regs["MECIDR_EL2"] + 1)) - 1  # bits at and above the width are RES0
         self._regs[key] = value
         self._sync()
 
@@ -267,8 +273,34 @@ class PE:
         return self._run(self._va_array(va_array), self._access(access))
 
     # --- accesses ----------------------------------------------------------------------------
+    def mecid_for(self, va: int, result: TranslationResult) -> int:
+        """The MECID an access to ``va`` carries (spec/mec.md section 3, ASL ``AArch64_S1OutputMECID``,
+        ``AArch64_S2OutputMECID``): 0 unless the output PAS is Realm and the regime's EMEC is set;
+        then VMECID_P/A_EL2 for Realm EL1&0 (the stage-2 leaf's AMEC bit 63 picks A), MECID_P0/A0_EL2
+        for EL2 (the stage-1 leaf's AMEC), MECID_RL_A_EL3 for EL3.
+
+        The AMEC bit is read from the tables at the time of the access (this model's TLB does not
+        cache it)."""
+        if result.fault is not None or result.pas != PAS.REALM:
+            return 0
+        rg = self._regime
+        r = self._regs
+        if rg.regime == 3:
+            return r["MECID_RL_A_EL3"] if (r["SCTLR2_EL3"] >> 1) & 1 else 0
+        if not (r["SCTLR2_EL2"] >> 1) & 1:
+            return 0
+        steps = self.walk_steps(va)
+        if rg.regime == REGIME_EL10:
+            leaf = [s for s in steps if s.stage == 2 and s.s1_level is None]
+            amec = bool(leaf) and (leaf[-1].descriptor >> 63) & 1
+            return r["VMECID_A_EL2"] if amec else r["VMECID_P_EL2"]
+        leaf = [s for s in steps if s.stage == 1]
+        amec = rg.s1_enabled and bool(leaf) and (leaf[-1].descriptor >> 63) & 1
+        return r["MECID_A0_EL2"] if amec else r["MECID_P0_EL2"]
+
     def _pages(self, va: int, n: int, access: int):
-        """Translate every page ``[va, va + n)`` touches; raise on the first fault."""
+        """Translate every page ``[va, va + n)`` touches; raise on the first fault. Yields
+        ``(pa, length, context)`` with the encryption context of each piece."""
         out = []
         cur = va
         end = va + n
@@ -283,7 +315,7 @@ class PE:
                                             regime_el=self._regime.regime_el, tge=self._regime.tge,
                                             detail="no memory answers at that physical address")
                 raise TranslationFaultError(f)
-            out.append((r.pa, chunk))
+            out.append((r.pa, chunk, context_id(r.pas, self.mecid_for(cur, r))))
             cur += chunk
         return out
 
@@ -293,7 +325,7 @@ class PE:
         va = self._va(va) & ((1 << 64) - 1)
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"a read length is a non-negative int, got {n!r}")
-        return b"".join(self._p.memory.read(pa, c) for pa, c in self._pages(va, int(n), mk.READ))
+        return b"".join(self._p.mec.read(pa, c, ctx) for pa, c, ctx in self._pages(va, int(n), mk.READ))
 
     def write(self, va: int, data) -> None:
         """Store ``data`` at ``va`` through the whole access path (all pages are checked first)."""
@@ -302,8 +334,8 @@ class PE:
             raise TypeError("write takes bytes, not str (encode it first)")
         data = bytes(data)
         pos = 0
-        for pa, c in self._pages(va, len(data), mk.WRITE):
-            self._p.memory.write(pa, data[pos:pos + c])
+        for pa, c, ctx in self._pages(va, len(data), mk.WRITE):
+            self._p.mec.write(pa, data[pos:pos + c], ctx)
             pos += c
 
     def read_batch(self, va_array, size: int = 8):

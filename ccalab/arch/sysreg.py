@@ -241,3 +241,18 @@ HPFAR_EL2 = RegisterLayout("HPFAR_EL2", (Field("FIPA", 43, 4, "faulting IPA bits
 PE_LAYOUTS = {r.name: r for r in (SCTLR_EL1, SCTLR_EL2, SCTLR_EL3, TCR_EL1, TCR_EL2, TCR_EL3, TTBR0_EL1, TTBR1_EL1,
                                   TTBR0_EL2, TTBR0_EL3, MAIR_EL1, HCR_EL2, VTTBR_EL2, VTCR_EL2, ESR_EL1, ESR_EL2,
                                   FAR_EL1, FAR_EL2, HPFAR_EL2)}
+
+
+# --- Memory Encryption Contexts (FEAT_MEC; spec/mec.md section 2) ------------------------------
+_MECID = (Field("MECID", 15, 0, "memory encryption context ID"),)
+MECID_LAYOUTS = {name: RegisterLayout(name, _MECID, f"Arm ARM K.a, {name}")
+                 for name in ("MECID_P0_EL2", "MECID_A0_EL2", "MECID_P1_EL2", "MECID_A1_EL2", "VMECID_P_EL2",
+                              "VMECID_A_EL2", "MECID_RL_A_EL3")}
+SCTLR2_EL2 = RegisterLayout("SCTLR2_EL2", (Field("EMEC", 1, 1, "MECIDs for EL2, EL2&0 and Realm EL1&0"),),
+                            "Arm ARM K.a, SCTLR2_EL2")
+SCTLR2_EL3 = RegisterLayout("SCTLR2_EL3", (Field("EMEC", 1, 1, "MECID_RL_A_EL3 for EL3's Realm accesses"),),
+                            "Arm ARM K.a, SCTLR2_EL3")
+MECIDR_EL2 = RegisterLayout("MECIDR_EL2", (Field("MECIDWidthm1", 3, 0, "MECID width minus one (read-only)"),),
+                            "Arm ARM K.a, MECIDR_EL2")
+PE_LAYOUTS.update(MECID_LAYOUTS)
+PE_LAYOUTS.update({r.name: r for r in (SCTLR2_EL2, SCTLR2_EL3, MECIDR_EL2)})

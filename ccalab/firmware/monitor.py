@@ -31,9 +31,13 @@ E_RMM_BAD_PAS = -3
 E_RMM_NOMEM = -4
 E_RMM_INVAL = -5
 
-#: SMC function IDs of the EL3-RMM interface (SMC64, standard service, 0x1B0 and 0x1B1).
+#: SMC function IDs of the EL3-RMM interface (SMC64, standard service, 0x1B0, 0x1B1, 0x1B6).
 RMM_GTSI_DELEGATE = 0xC40001B0
 RMM_GTSI_UNDELEGATE = 0xC40001B1
+RMM_MEC_REFRESH = 0xC40001B6
+
+#: MECIDR_EL2.MECIDWidthm1 + 1 of this model's PEs and engine.
+MECID_WIDTH = 16
 SMC_UNKNOWN = 0xFFFF_FFFF_FFFF_FFFF
 
 #: TF-A ``gpi_config[].policy``: the (caller, current GPI, target GPI) triples that are allowed.
@@ -71,6 +75,8 @@ class Monitor:
         self.l0_base = None
         self.l1_tables = {}  # L0 index -> L1 table PA
         self.booted = False
+        self._mec_keys = {}  # encryption context -> XTS key (EL3 only: no other world can read it)
+        self._mec_schedules = {}
 
     # --- helpers -----------------------------------------------------------------------------
     def _log(self, kind, summary, **data):
@@ -120,6 +126,7 @@ class Monitor:
             n_contig += int(((table & 0xF) == 1).sum())
             words[addr >> 3:(addr >> 3) + plan.l1_entries] = table
         words[l0_base >> 3:(l0_base >> 3) + n0] = l0_descriptors(plan, regions, self.l1_tables)
+        self._noted(area_base, area_size // 8)
         n_block = sum(1 for r in regions if r.mapping == "block")
         self._log("gpt.boot",
                   f"gpt_init_pas_l1_tables: {len(regions)} PAS regions, {len(self.l1_tables)} L1 tables "
@@ -134,6 +141,46 @@ class Monitor:
         self.tlbi_paallos()
         self.booted = True
         self._log("gpt.boot", "gpt_enable: granule protection checks are on")
+
+    # --- memory encryption keys ---------------------------------------------------------------
+    def mec_key_schedule(self, ctx: int):
+        """The key schedule of encryption context ``ctx`` for the memory encryption engine (the
+        platform's key store: created on first use, replaced by :meth:`mec_refresh`)."""
+        sched = self._mec_schedules.get(ctx)
+        if sched is None:
+            self._new_key(ctx)
+            sched = self._mec_schedules[ctx]
+        return sched
+
+    def _new_key(self, ctx: int) -> None:
+        import os
+
+        from ..arch.mec.xts import xts_key_schedule
+
+        while True:
+            key = os.urandom(32)
+            if key[:16] != key[16:]:
+                break
+        self._mec_keys[ctx] = key
+        self._mec_schedules[ctx] = xts_key_schedule(key)
+
+    def mec_refresh(self, mecid: int, reason: int = 1) -> int:
+        """``RMM_MEC_REFRESH``: give Realm MECID ``mecid`` a new key (``reason`` 0 realm create,
+        1 realm destroy). Returns ``E_RMM_OK`` or ``E_RMM_INVAL`` (MECID beyond the width).
+
+        Data already in DRAM under the old key becomes unreadable (crypto-erase). The monitor does
+        no cache maintenance: software must have cleaned and invalidated the MECID's lines to the
+        PoE first (spec/mec.md section 4), or cached plaintext outlives the key.
+        """
+        from ..arch.mec.engine import context_id
+
+        if isinstance(mecid, bool) or not isinstance(mecid, (int, np.integer)) or not 0 <= mecid < (1 << MECID_WIDTH):
+            self._log("smc.mec", f"RMM_MEC_REFRESH({mecid!r}) -> E_RMM_INVAL", mecid=mecid, status=E_RMM_INVAL)
+            return E_RMM_INVAL
+        self._new_key(context_id(PAS.REALM, int(mecid)))
+        self._log("mec.refresh", f"RMM_MEC_REFRESH: Realm MECID {mecid} has a new key "
+                  f"({'realm create' if reason == 0 else 'realm destroy'})", mecid=int(mecid), reason=reason)
+        return E_RMM_OK
 
     # --- maintenance operations -------------------------------------------------------------
     def tlbi_paallos(self) -> None:
@@ -161,10 +208,12 @@ class Monitor:
                   skipped=False)
 
     def dc_cipapa(self, pa: int, pas: PAS) -> None:
-        """``DC CIPAPA`` over one granule: clean and invalidate by PA in ``pas`` (recorded only)."""
+        """``DC CIPAPA`` over one granule: clean and invalidate to the point of physical aliasing,
+        every cached copy of it whatever its MECID (RQBNJF)."""
         op = cipapa_operand(pa, pas)
+        n = self._p.mec.clean_invalidate(pa, self.cfg.granule_size)
         self._log("dc.cipapa", f"DC CIPAPA {pa:#x} in {PAS(pas).label} PAS (Xt={op:#x})",
-                  pa=pa, pas=int(pas), operand=op)
+                  pa=pa, pas=int(pas), operand=op, invalidated=n)
 
     def dsb(self, domain: str) -> None:
         self._log("dsb", f"DSB {domain}", domain=domain)
@@ -177,6 +226,11 @@ class Monitor:
         if d0 is None or d0 & 0xF != 0b0011:
             return None
         return (d0 & 0x000F_FFFF_FFFF_F000) + 8 * cfg.l1_index(pa)
+
+    def _noted(self, first_word: int, n_words: int) -> None:
+        """Tell the memory encryption engine of GPT words written directly."""
+        if self._mem.engine is not None:
+            self._mem.engine.note_write(first_word, 8 * n_words)
 
     def _read_gpi(self, word_addr: int, pa: int) -> int:
         w = self._mem.read64(word_addr)
@@ -225,6 +279,7 @@ class Monitor:
         first = self._l1_word_addr(lo)
         n = (hi - lo) // span
         words[first >> 3:(first >> 3) + n] = np.uint64(l1_uniform(gpi)).view(np.int64)
+        self._noted(self._l1_word_addr(block_base), size // span)
         self._log("gpt.shatter", f"shatter {_size(size)} {GPI(gpi).label} block at {block_base:#x} "
                   f"around granule {pa:#x}", pa=pa, block=block_base, size=size, gpi=int(gpi))
         self.tlbi_rpalos(block_base, size)
@@ -250,6 +305,7 @@ class Monitor:
                 return
             desc = l1_contiguous(gpi, size)
             words[first >> 3:(first >> 3) + n] = np.uint64(desc).view(np.int64)
+            self._noted(first, n)
             self._log("gpt.fuse", f"fuse {_size(size)} {GPI(gpi).label} block at {pa & ~(size - 1):#x}",
                       pa=pa, block=pa & ~(size - 1), size=size, gpi=gpi)
             prev = desc
@@ -325,8 +381,9 @@ class Monitor:
         return status
 
     def smc(self, fid: int, *args, caller=SecurityState.REALM) -> int:
-        """An SMC that reaches EL3 for the GTSI service; other worlds get ``SMC_UNKNOWN``."""
-        if fid not in (RMM_GTSI_DELEGATE, RMM_GTSI_UNDELEGATE):
+        """An SMC of the EL3-RMM interface (GTSI delegate/undelegate, MEC refresh). Only the Realm
+        world may call them; others, and unknown IDs, get ``SMC_UNKNOWN``."""
+        if fid not in (RMM_GTSI_DELEGATE, RMM_GTSI_UNDELEGATE, RMM_MEC_REFRESH):
             return SMC_UNKNOWN
         if SecurityState(caller) != SecurityState.REALM:
             self._log("smc.gtsi", f"SMC {fid:#x} from {SecurityState(caller).label} world refused: SMC_UNKNOWN",
@@ -334,6 +391,11 @@ class Monitor:
             return SMC_UNKNOWN
         if not args:
             return E_RMM_INVAL & 0xFFFF_FFFF_FFFF_FFFF
+        if fid == RMM_MEC_REFRESH:
+            x1 = int(args[0])
+            if x1 & ~((0xFFFF << 32) | 1):  # MBZ bits
+                return E_RMM_INVAL & 0xFFFF_FFFF_FFFF_FFFF
+            return self.mec_refresh((x1 >> 32) & 0xFFFF, x1 & 1) & 0xFFFF_FFFF_FFFF_FFFF
         ret = self.gtsi_delegate(args[0]) if fid == RMM_GTSI_DELEGATE else self.gtsi_undelegate(args[0])
         return ret & 0xFFFF_FFFF_FFFF_FFFF
 

@@ -238,3 +238,31 @@ def test_mmu_off_is_flat_in_the_states_own_pas():
     r = realm_pe.translate(p.region("Realm (RMM)").base)
     assert r.ok and r.pas == PAS.REALM
     assert realm_pe.translate(p.ns_dram().base).fault.kind == FaultKind.GPF_ON_OUTPUT
+
+
+def test_realm_accesses_carry_vmecid_and_the_stage2_amec_bit_picks_the_alternate():
+    from ccalab.arch.mec.engine import context_id
+
+    p, pe, s1, s2, data = two_stage(realm=True, pages=2)
+    pe.set_sysreg("VMECID_P_EL2", 5)
+    pe.set_sysreg("VMECID_A_EL2", 9)
+    pe.set_sysreg("SCTLR2_EL2", 1 << 1)  # EMEC
+    pe.write(VA, b"realm data")
+    key5 = p.mec.read(data, 10, context_id(PAS.REALM, 5))
+    assert key5 == b"realm data"
+    addr = s2.descriptor_address(IPA_DATA, 3)
+    p.memory.write64(addr, p.memory.read64(addr) | (1 << 63))  # AMEC: use the alternate MECID
+    assert pe.mecid_for(VA, pe.translate(VA)) == 9
+    assert pe.read(VA, 10) != b"realm data"  # the same page under MECID 9's key is noise
+    pe.set_sysreg("SCTLR2_EL2", 0)
+    assert pe.mecid_for(VA, pe.translate(VA)) == 0
+
+
+def test_non_realm_accesses_always_use_mecid_0_and_mecid_registers_are_16_bits():
+    p, pe, *_ = two_stage(pages=1)
+    pe.set_sysreg("VMECID_P_EL2", 0x1_2345)
+    assert pe.sysreg("VMECID_P_EL2") == 0x2345
+    pe.set_sysreg("SCTLR2_EL2", 1 << 1)
+    assert pe.mecid_for(VA, pe.translate(VA)) == 0  # Non-secure output
+    with pytest.raises(ValueError):
+        pe.set_sysreg("MECIDR_EL2", 3)
