@@ -482,12 +482,21 @@ class Platform:
 
     # --- physical accesses -----------------------------------------------------------------
     def _check_range(self, pa: int, n: int, pas: PAS) -> None:
+        """Check every granule ``[pa, pa + n)`` touches (one kernel call); raise on the first fault."""
         g = self.granule_size
         first = pa - pa % g
-        for gpa in range(first, pa + max(n, 1), g):
-            fault = self.gpc_check(max(gpa, pa), pas)
-            if fault is not None:
-                raise GranuleProtectionFault(fault)
+        addrs = np.arange(first, pa + max(n, 1), g, dtype=np.int64)
+        addrs[0] = pa
+        if addrs.size == 1:
+            fault = self.gpc_check(pa, pas)
+        else:
+            code = np.empty(addrs.size, np.uint8)
+            gpi = np.empty(addrs.size, np.uint8)
+            _gk.gpc_check_batch(addrs, np.array([int(pas)], np.int64), code, gpi, *self._kernel_args())
+            bad = np.nonzero(code)[0]
+            fault = self.gpc_check(int(addrs[bad[0]]), pas) if bad.size else None  # explained and logged
+        if fault is not None:
+            raise GranuleProtectionFault(fault)
 
     def _mecid(self, pas: PAS, mecid) -> int:
         from .firmware.monitor import MECID_WIDTH

@@ -362,8 +362,8 @@ def load(path):
             tidx, tval = a["mec_tag_idx"].astype(np.int64), a["mec_tag_val"].astype(np.int32)
             if tidx.shape != tval.shape or (tidx.size and tidx.max() >= len(p.mec.tag)):
                 raise SnapshotError(f"{path}: the encryption engine's tags are damaged")
-            for g, v in zip(tidx.tolist(), tval.tolist()):
-                p.mec._set_tag(g, v)
+            for v in np.unique(tval):
+                p.mec._set_tags(tidx[tval == v], int(v))
             p.mec.dirty[:] = 0
             p.mec.dirty[a["mec_dirty_idx"].astype(np.int64)] = 1
         # system registers (the GPC configuration is derived from them)

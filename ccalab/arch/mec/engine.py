@@ -75,16 +75,23 @@ class MemoryEncryptionEngine:
             lo, hi = pa // GRANULE, (pa + n - 1) // GRANULE + 1
             self.dirty[lo:hi] = 1
             inv = np.nonzero(self.tag[lo:hi] == INVALID)[0]
-            for g in inv:
-                self._set_tag(lo + int(g), UNTAGGED)
+            if inv.size:
+                self.tag[lo + inv] = UNTAGGED
+
+    def _set_tags(self, granules, value: int) -> None:
+        """Tag ``granules`` (an int array) with ``value``, keeping :attr:`members` in step."""
+        granules = np.asarray(granules, dtype=np.int64)
+        if granules.size == 0:
+            return
+        old = self.tag[granules]
+        for ctx1 in np.unique(old[old > 0]):
+            self.members.get(int(ctx1) - 1, set()).difference_update(granules[old == ctx1].tolist())
+        self.tag[granules] = value
+        if value > 0:
+            self.members.setdefault(value - 1, set()).update(granules.tolist())
 
     def _set_tag(self, g: int, value: int) -> None:
-        old = int(self.tag[g])
-        if old > 0:
-            self.members.get(old - 1, set()).discard(g)
-        self.tag[g] = value
-        if value > 0:
-            self.members.setdefault(value - 1, set()).add(g)
+        self._set_tags(np.array([g], dtype=np.int64), value)
 
     def owner(self, g: int) -> int:
         """The context of granule ``g``'s cached plaintext (the default one when untagged)."""
@@ -92,59 +99,56 @@ class MemoryEncryptionEngine:
         return t - 1 if t > 0 else int(self._default_ctx(g))
 
     @staticmethod
-    def _granules(pa: int, n: int) -> range:
-        return range(pa // GRANULE, (pa + max(n, 1) - 1) // GRANULE + 1)
+    def _span(pa: int, n: int) -> np.ndarray:
+        return np.arange(pa // GRANULE, (pa + max(n, 1) - 1) // GRANULE + 1, dtype=np.int64)
 
     # --- the two directions through the engine -------------------------------------------------
-    def _crypt(self, granules, ctx_of, decrypt: bool) -> None:
-        """Encrypt (plaintext view -> DRAM) or decrypt (DRAM -> plaintext view) whole granules,
-        one batched cipher call per context."""
-        by_ctx: dict = {}
-        for g in granules:
-            by_ctx.setdefault(ctx_of(g), []).append(g)
+    def _crypt(self, granules: np.ndarray, ctxs: np.ndarray, decrypt: bool) -> None:
+        """Encrypt (plaintext view -> DRAM) or decrypt (DRAM -> plaintext view) whole granules: one
+        batched cipher call per context and run of consecutive granules, on views (no copies)."""
         mem = self.memory.bytes
-        for ctx, gs in by_ctx.items():
-            gs = np.asarray(sorted(gs), dtype=np.int64)
-            idx = (gs[:, None] * GRANULE + np.arange(GRANULE)[None, :])
-            src = (self.dram if decrypt else mem)[idx]
-            out = np.empty_like(src)
-            tweaks = gs.astype(np.uint64)
-            if decrypt:
-                xts_decrypt_units(self._keys(ctx), src, tweaks, out)
-                mem[idx] = out
-                self.counters["bytes_decrypted"] += out.size
-            else:
-                xts_encrypt_units(self._keys(ctx), src, tweaks, out)
-                self.dram[idx] = out
-                self.counters["bytes_encrypted"] += out.size
+        for ctx in np.unique(ctxs):
+            gs = np.sort(granules[ctxs == ctx])
+            breaks = np.nonzero(np.diff(gs) != 1)[0] + 1
+            for run in np.split(gs, breaks):
+                lo, hi = int(run[0]) * GRANULE, (int(run[-1]) + 1) * GRANULE
+                plain = mem[lo:hi].reshape(-1, GRANULE)
+                cipher = self.dram[lo:hi].reshape(-1, GRANULE)
+                tweaks = run.astype(np.uint64)
+                if decrypt:
+                    xts_decrypt_units(self._keys(int(ctx)), cipher, tweaks, plain)
+                    self.counters["bytes_decrypted"] += hi - lo
+                else:
+                    xts_encrypt_units(self._keys(int(ctx)), plain, tweaks, cipher)
+                    self.counters["bytes_encrypted"] += hi - lo
 
     def write_back(self, granules) -> int:
         """Write dirty granules to DRAM under the context each is cached with. Returns how many."""
-        dirty = [g for g in granules if self.dirty[g]]
-        if dirty:
-            self._crypt(dirty, self.owner, decrypt=False)
+        granules = np.asarray(granules, dtype=np.int64)
+        dirty = granules[self.dirty[granules] != 0] if granules.size else granules
+        if dirty.size:
+            tags = self.tag[dirty]
+            owners = np.where(tags > 0, tags - 1, -1).astype(np.int64)
+            for i in np.nonzero(owners < 0)[0]:  # untagged firmware data: the default context
+                owners[i] = self._default_ctx(int(dirty[i]))
+            self._crypt(dirty, owners, decrypt=False)
             self.dirty[dirty] = 0
-            self.counters["write_backs"] += len(dirty)
-        return len(dirty)
+            self.counters["write_backs"] += int(dirty.size)
+        return int(dirty.size)
 
     def prepare(self, pa: int, n: int, ctx: int) -> None:
         """Make the plaintext view of ``[pa, pa + n)`` the one context ``ctx`` sees."""
-        fill = []
-        for g in self._granules(pa, n):
-            t = int(self.tag[g])
-            if t == ctx + 1:
-                continue
-            if t == UNTAGGED:
-                self._set_tag(g, ctx + 1)  # zero, or firmware's data: its first user adopts it
-                continue
-            if t > 0:
-                self.write_back([g])  # the other context's line leaves the cache under its own key
-            fill.append(g)
-        if fill:
-            self._crypt(fill, lambda g: ctx, decrypt=True)
-            for g in fill:
-                self._set_tag(g, ctx + 1)
-            self.counters["fills"] += len(fill)
+        gs = self._span(pa, n)
+        t = self.tag[gs]
+        if (t == ctx + 1).all():
+            return
+        self._set_tags(gs[t == UNTAGGED], ctx + 1)  # zero, or firmware's data: its first user adopts it
+        other = gs[(t != ctx + 1) & (t != UNTAGGED)]
+        if other.size:
+            self.write_back(other[self.tag[other] > 0])  # other contexts' lines leave under their own keys
+            self._crypt(other, np.full(other.size, ctx, dtype=np.int64), decrypt=True)
+            self._set_tags(other, ctx + 1)
+            self.counters["fills"] += int(other.size)
 
     def read(self, pa: int, n: int, ctx: int) -> bytes:
         self.prepare(pa, n, ctx)
@@ -154,7 +158,7 @@ class MemoryEncryptionEngine:
         """A store in context ``ctx``, written through to DRAM."""
         self.prepare(pa, len(data), ctx)
         self.memory.bytes[pa:pa + len(data)] = np.frombuffer(bytes(data), dtype=np.uint8)
-        gs = list(self._granules(pa, len(data)))
+        gs = self._span(pa, len(data))
         self.dirty[gs] = 1
         self.write_back(gs)
 
@@ -162,15 +166,13 @@ class MemoryEncryptionEngine:
     def clean_invalidate(self, pa: int, size: int = GRANULE) -> int:
         """``DC CIPAE`` / ``DC CIPAPA`` over ``[pa, pa + size)``: write back, then forget the cached
         plaintext, whatever context it belongs to. Returns the granules invalidated."""
-        gs = list(self._granules(pa, size))
+        gs = self._span(pa, size)
         self.write_back(gs)
-        n = 0
-        for g in gs:
-            if int(self.tag[g]) != INVALID:
-                self._set_tag(g, INVALID)
-                self.memory.bytes[g * GRANULE:(g + 1) * GRANULE] = 0  # nothing cached any more
-                n += 1
-        return n
+        live = gs[self.tag[gs] != INVALID]
+        self._set_tags(live, INVALID)
+        for run in np.split(live, np.nonzero(np.diff(live) != 1)[0] + 1) if live.size else ():
+            self.memory.bytes[int(run[0]) * GRANULE:(int(run[-1]) + 1) * GRANULE] = 0  # nothing cached any more
+        return int(live.size)
 
     def flush_context(self, ctx: int) -> int:
         """Clean and invalidate every granule cached under ``ctx`` (what software does with
@@ -182,10 +184,10 @@ class MemoryEncryptionEngine:
 
     def dram_read(self, pa: int, n: int) -> bytes:
         """What a probe on the DRAM bus reads: ciphertext (dirty lines are written back first)."""
-        self.write_back(list(self._granules(pa, n)))
+        self.write_back(self._span(pa, n))
         return self.dram[pa:pa + n].tobytes()
 
     def dram_write(self, pa: int, data: bytes) -> None:
         """A physical attacker writes DRAM directly (no key, no check): e.g. flips a bit."""
-        self.write_back(list(self._granules(pa, len(data))))
+        self.write_back(self._span(pa, len(data)))
         self.dram[pa:pa + len(data)] = np.frombuffer(bytes(data), dtype=np.uint8)
