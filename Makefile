@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_gpc.py
 	$(BIN)/python benchmarks/bench_mmu.py
 	$(BIN)/python benchmarks/bench_mec.py
+	$(BIN)/python benchmarks/bench_mec_path.py
 	$(BIN)/python benchmarks/bench_viz.py
 
 ## make binder-check: build binder/ as repo2docker would, in a fresh venv, and run every notebook and lab in it
