@@ -23,7 +23,10 @@ The model:
   poking bytes) only mark the granule dirty; it reaches DRAM when it is cleaned or when DRAM is
   looked at (a probe writes back first, as if every dirty line had been evicted).
 
-Simplification: caching is per 4KB granule, not per 64-byte line, and there is one cache level.
+Simplifications: caching is per 4KB granule, not per 64-byte line, and there is one cache level.
+Table walks and GPT fetches (the numba kernels) read the view above the PoE directly, whatever its
+tag: they see the cached plaintext, and zeros for a granule invalidated to the PoE (real hardware
+would refetch it from DRAM and decrypt it under the walk's context).
 """
 
 from __future__ import annotations
