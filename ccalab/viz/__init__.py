@@ -5,6 +5,8 @@ called, and the ``*_text`` renderers need only NumPy. Nothing here imports ipywi
 """
 
 from .gpt import draw_gpt_structure, draw_granule_map, gpt_structure_text, granule_map_text, walk_text
+from .mec import (block_diff, context_map_text, draw_context_map, draw_entropy, entropy, hexdump, probe_text,
+                  side_by_side_text)
 from .mmu import animate_walk, cost_text, draw_walk_grid, tlb_text, va_fields, walk_frames, walk_view
 from .theme import GPI_COLOURS, resolve_theme, style_axes
 
@@ -12,4 +14,5 @@ from .theme import GPI_COLOURS, resolve_theme, style_axes
 # ``ccalab.viz.mmu.walk_text``.
 __all__ = ["granule_map_text", "draw_granule_map", "gpt_structure_text", "draw_gpt_structure", "walk_text",
            "walk_view", "va_fields", "draw_walk_grid", "walk_frames", "animate_walk", "tlb_text", "cost_text",
-           "GPI_COLOURS", "style_axes", "resolve_theme"]
+           "hexdump", "side_by_side_text", "entropy", "draw_entropy", "context_map_text", "draw_context_map",
+           "probe_text", "block_diff", "GPI_COLOURS", "style_axes", "resolve_theme"]

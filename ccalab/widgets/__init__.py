@@ -4,6 +4,7 @@ Importing this package loads ipywidgets; ``import ccalab`` alone never does.
 """
 
 from .gpt import GranuleProtectionExplorer
+from .mec import MemoryEncryptionExplorer
 from .mmu import TranslationExplorer
 
-__all__ = ["GranuleProtectionExplorer", "TranslationExplorer"]
+__all__ = ["GranuleProtectionExplorer", "MemoryEncryptionExplorer", "TranslationExplorer"]
