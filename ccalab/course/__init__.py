@@ -3,6 +3,8 @@
 - :mod:`ccalab.course.lab01`: lab 01, the PAS layout of a machine (``make_exercise``, ``check``,
   ``hint``).
 - :mod:`ccalab.course.lab02`: lab 02, the stage-1 and stage-2 tables of a guest (same functions).
+- :mod:`ccalab.course.lab03`: lab 03, MECID forensics: which encryption context each realm granule
+  belongs to (same functions).
 - :mod:`ccalab.course.catalog`, :mod:`ccalab.course.progress`, :mod:`ccalab.course.release`: the course
   map, the learner's progress store, and the learner versions of the labs.
 - :mod:`ccalab.course.frontmatter`: the front matter every notebook carries (``read``).
@@ -11,9 +13,9 @@
 Nothing here imports matplotlib or ipywidgets.
 """
 
-from . import frontmatter, lab01, lab02
+from . import frontmatter, lab01, lab02, lab03
 
-__all__ = ["lab01", "lab02", "frontmatter", "nbtools", "strip_outputs"]
+__all__ = ["lab01", "lab02", "lab03", "frontmatter", "nbtools", "strip_outputs"]
 
 
 def __getattr__(name):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from ..arch.sysreg import GPCCR_EL3
 from . import progress as _progress
 from ..platform import DRAM0_BASE, DRAM0_MAX, DRAM1_BASE, FVP_FIXED_REGIONS, Platform, PlatformLayout
 from .hints import Hint, pick_hint
+from .result import CheckResult
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -232,49 +233,14 @@ def boot(regions, seed: int = 0) -> Platform:
 
 
 # --- the result ----------------------------------------------------------------------------------
-@dataclass
-class LabResult:
+@dataclass(repr=False)
+class LabResult(CheckResult):
     """What :func:`check` found: ``passed``, the problems (``messages``) and the probes it ran."""
 
-    passed: bool
-    messages: list = field(default_factory=list)
-    probes: list = field(default_factory=list)  # (ok, text)
-    seed: int = 0
+    PROBES_TITLE = "Probes on the machine booted from your regions:"
 
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def __str__(self) -> str:
-        if self.passed:
-            lines = [f"PASSED (seed {self.seed}): your PAS layout boots and protects every world."]
-        else:
-            n = len(self.messages)
-            lines = [f"NOT YET (seed {self.seed}): {n} problem{'s' if n != 1 else ''} to fix."]
-            lines += [f"  - {m}" for m in self.messages]
-        if self.probes:
-            lines.append("Probes on the machine booted from your regions:")
-            lines += [f"  [{'ok' if ok else 'FAIL'}] {t}" for ok, t in self.probes]
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        colour, bg = ("#1a7f37", "#dafbe1") if self.passed else ("#cf222e", "#ffebe9")
-        if self.passed:
-            head = f"&#10004; PASSED (seed {self.seed}): your PAS layout boots and protects every world."
-        else:
-            n = len(self.messages)
-            head = f"&#10008; NOT YET (seed {self.seed}): {n} problem{'s' if n != 1 else ''} to fix."
-        body = ""
-        if self.messages:
-            body += "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.messages) + "</ul>"
-        if self.probes:
-            items = "".join(
-                f"<li style='color:{'#1a7f37' if ok else '#cf222e'}'>{'&#10004;' if ok else '&#10008;'} "
-                f"{html.escape(t)}</li>" for ok, t in self.probes)
-            body += f"<p>Probes on the machine booted from your regions:</p><ul>{items}</ul>"
-        return (f"<div style='border-left:6px solid {colour};background:{bg};color:#1f2328;padding:6px 12px'>"
-                f"<b style='color:{colour}'>{head}</b>{body}</div>")
+    def passed_text(self) -> str:
+        return "your PAS layout boots and protects every world."
 
 
 # --- the checker ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from __future__ import annotations
 import html
 import random
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from ..arch.pas import PAS
 from ..arch.sysreg import HCR_EL2, MAIR_EL1, SCTLR_EL1, TCR_EL1, VTCR_EL2
 from . import progress as _progress
 from .hints import Hint, pick_hint
+from .result import CheckResult
 
 KiB, MiB = 1 << 10, 1 << 20
 _PACKAGE = str(Path(__file__).resolve().parents[1])
@@ -307,50 +308,16 @@ def boot(build, seed: int = 0) -> LabMachine:
 
 
 # --- the result ----------------------------------------------------------------------------------
-@dataclass
-class LabResult:
+@dataclass(repr=False)
+class LabResult(CheckResult):
     """What :func:`check` found: ``passed``, the problems (``messages``), and one summary line per
     region (``probes``: ``(ok, text)``)."""
 
-    passed: bool
-    messages: list = field(default_factory=list)
-    probes: list = field(default_factory=list)
-    seed: int = 0
     translations: int = 0
+    PROBES_TITLE = "Translations checked, region by region:"
 
-    def __bool__(self) -> bool:
-        return self.passed
-
-    def _head(self) -> str:
-        if self.passed:
-            return (f"PASSED (seed {self.seed}): all {self.translations} translations give the required "
-                    "PA, PAS or fault.")
-        n = len(self.messages)
-        return f"NOT YET (seed {self.seed}): {n} problem{'s' if n != 1 else ''} to fix."
-
-    def __str__(self) -> str:
-        lines = [self._head()]
-        lines += [f"  - {m}" for m in self.messages]
-        if self.probes:
-            lines.append("Translations checked, region by region:")
-            lines += [f"  [{'ok' if ok else 'FAIL'}] {t}" for ok, t in self.probes]
-        return "\n".join(lines)
-
-    __repr__ = __str__
-
-    def _repr_html_(self) -> str:
-        colour, bg = ("#1a7f37", "#dafbe1") if self.passed else ("#cf222e", "#ffebe9")
-        mark = "&#10004;" if self.passed else "&#10008;"
-        body = ""
-        if self.messages:
-            body += "<ul>" + "".join(f"<li>{html.escape(m)}</li>" for m in self.messages) + "</ul>"
-        if self.probes:
-            items = "".join(
-                f"<li style='color:{'#1a7f37' if ok else '#cf222e'}'>{'&#10004;' if ok else '&#10008;'} "
-                f"{html.escape(t)}</li>" for ok, t in self.probes)
-            body += f"<p>Translations checked, region by region:</p><ul>{items}</ul>"
-        return (f"<div style='border-left:6px solid {colour};background:{bg};color:#1f2328;padding:6px 12px'>"
-                f"<b style='color:{colour}'>{mark} {html.escape(self._head())}</b>{body}</div>")
+    def passed_text(self) -> str:
+        return f"all {self.translations} translations give the required PA, PAS or fault."
 
 
 # --- what each region requires -------------------------------------------------------------------
