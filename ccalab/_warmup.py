@@ -34,7 +34,6 @@ def warmup(verbose: bool = False) -> float:
     out_pa, out_pas, out_fault, out_ipa = (np.empty(1, np.int64), np.empty(1, np.int8), np.empty(1, np.int64),
                                            np.empty(1, np.int64))
     mk.translate_batch(pa, mk.READ, 1, out_pa, out_pas, out_fault, out_ipa, mem.words, ctx, pctx)
-    mk.read_batch(pa, 1, 8, out_pa, out_fault, mem.words, ctx, pctx)
     # the memory encryption engine's cipher (the active back end), on every memory access
     from .arch.mec import xts
 

@@ -266,3 +266,16 @@ def test_non_realm_accesses_always_use_mecid_0_and_mecid_registers_are_16_bits()
     assert pe.mecid_for(VA, pe.translate(VA)) == 0  # Non-secure output
     with pytest.raises(ValueError):
         pe.set_sysreg("MECIDR_EL2", 3)
+
+
+def test_read_batch_values_sizes_and_external_abort():
+    p, pe, s1, s2, data = two_stage(pages=2)
+    pe.write(VA, bytes(range(16)))
+    vals, fsc = pe.read_batch([VA, VA + 4, VA + 8], size=4)
+    assert (fsc == NO_FAULT_FSC).all()
+    assert [int(v) for v in vals] == [int.from_bytes(bytes(range(i, i + 4)), "little") for i in (0, 4, 8)]
+    uart_ipa = IPA_DATA + 0x10_0000
+    s2.map(uart_ipa, s2_leaf(0x1C09_0000, 3), 3)  # a device with no memory model behind it
+    s1.map(VA + 0x10_0000, s1_leaf(uart_ipa, 3, ap=1), 3)
+    vals, fsc = pe.read_batch([VA + 0x10_0000], size=8)
+    assert fsc[0] == 0x10 and vals[0] == 0

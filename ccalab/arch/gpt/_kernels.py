@@ -267,6 +267,26 @@ def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, ctx):
                     else:
                         r = (FAULT | GPCSC_FAIL | (1 if c < C_L0 else 0)) | (g << 8) | ((EV_HIT | EV_FAULT) << 16)
                     break
+            if r < 0 and (base >> t) == 0:
+                # A miss. Most of the PA space is covered by L0 block descriptors, so their one-read
+                # walk is answered here; anything else (L1 tables, faults) goes to gpc_ctx.
+                a0 = l0base + 8 * ((a >> s) if t > s else 0)
+                ok = False
+                for k in range(ctx[C_NREG]):
+                    if a0 >= ctx[C_REG + 2 * k] and a0 + 8 <= ctx[C_REG + 2 * k + 1]:
+                        ok = True
+                if ok:
+                    d0 = mem64[a0 >> 3]
+                    g0 = (d0 >> 4) & 0xF
+                    if (d0 & 0xF) == 1 and (d0 >> 8) == 0 and gpi_valid(g0):
+                        if gpi_admits(g0, ps):
+                            tag = a >> ctx[C_SHIFT + C_L0]
+                            slot = C_L0 * nsets + (tag & (nsets - 1))
+                            ctx[tags + slot] = tag
+                            ctx[gpis + slot] = g0
+                            r = (g0 << 8) | ((EV_MISS | EV_READ) << 16)
+                        else:
+                            r = (FAULT | GPCSC_FAIL) | (g0 << 8) | ((EV_MISS | EV_READ | EV_FAULT) << 16)
             if r < 0:
                 r = gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache, True)
         if r < 0:

@@ -350,25 +350,6 @@ def translate_miss(va, access, el, slot, key, mem64, ctx, pctx):
     return pa, pas, NO_FAULT, ipa
 
 
-@nrt_free
-def translate_one(va, access, el, mem64, ctx, pctx):
-    """The whole translation of one VA: TLB, else walks and GPC. Returns (PA, PAS, fault, IPA)."""
-    pctx[P_CNT + Q_TRANSLATIONS] += 1
-    key = tlb_key(pctx)
-    vpn = va >> 12
-    slot = pctx[P_TLB_OFF] + TLB_WORDS * (vpn & (pctx[P_TLB_SETS] - 1))
-    if pctx[P_TLB_ON] != 0:
-        e = pctx[slot + 1]
-        if pctx[slot] == vpn and (e & 0x1FFFFF) == key and (((e >> 37) & 1) == 1 or ((e >> 21) & 0xFFFF) == pctx[P_ASID]):
-            info = pctx[slot + 3]
-            if (s1_permits(info & 0x3FF, access, el, pctx[P_REGIME], pctx[P_WXN] != 0)
-                    and s2_permits((info >> 10) & 0x1F, access, el)):
-                pctx[P_CNT + Q_TLB_HITS] += 1
-                return pctx[slot + 2] | (va & 0xFFF), (info >> 15) & 3, NO_FAULT, -1
-        pctx[P_CNT + Q_TLB_MISSES] += 1
-    return translate_miss(va, access, el, slot, key, mem64, ctx, pctx)
-
-
 @kernel
 def translate_batch(va, access, el, out_pa, out_pas, out_fault, out_ipa, mem64, ctx, pctx):
     """Translate every ``va[i]`` for ``access`` at ``el``; returns the number of faults.
@@ -415,32 +396,4 @@ def translate_batch(va, access, el, out_pa, out_pas, out_fault, out_ipa, mem64, 
     pctx[P_CNT + Q_TRANSLATIONS] += n
     pctx[P_CNT + Q_TLB_HITS] += hits
     pctx[P_CNT + Q_TLB_MISSES] += misses
-    return faults
-
-
-@kernel
-def read_batch(va, el, size, out, out_fault, mem64, ctx, pctx):
-    """Load ``size`` bytes (1, 2, 4 or 8, naturally aligned) at every ``va[i]`` into ``out[i]``:
-    the whole access path (translation, GPC, memory). Returns the number of faults."""
-    faults = 0
-    for i in range(va.shape[0]):
-        pa, pas, f, ipa = translate_one(va[i], READ, el, mem64, ctx, pctx)
-        if f == NO_FAULT:
-            ok = False
-            for r in range(ctx[C_NREG]):
-                if pa >= ctx[C_REG + 2 * r] and pa + size <= ctx[C_REG + 2 * r + 1]:
-                    ok = True
-            if not ok:
-                f = FSC_EABT | (F_EABT << 11)  # synchronous external abort, not on a walk (no level)
-            else:
-                word = mem64[pa >> 3]
-                sh = 8 * (pa & 7)
-                if size == 8:
-                    out[i] = word
-                else:
-                    out[i] = (word >> sh) & ((1 << (8 * size)) - 1)
-        out_fault[i] = f
-        if f != NO_FAULT:
-            out[i] = 0
-            faults += 1
     return faults
