@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import html
 import random
-import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -34,10 +32,9 @@ from ..arch.pas import PAS
 from ..arch.sysreg import HCR_EL2, MAIR_EL1, SCTLR_EL1, TCR_EL1, VTCR_EL2
 from . import progress as _progress
 from .hints import Hint, pick_hint
-from .result import CheckResult
+from .result import CheckResult, learner_line
 
 KiB, MiB = 1 << 10, 1 << 20
-_PACKAGE = str(Path(__file__).resolve().parents[1])
 PAGE, BLOCK = 4 * KiB, 2 * MiB
 
 #: MAIR_EL1 slots the guest's stage 1 uses (AttrIndx): 0 Normal write-back, 1 Device-nGnRE.
@@ -420,19 +417,8 @@ class _Report:
         return out
 
 
-def _learner_line(exc: BaseException) -> str:
-    """Where in the learner's code an exception came from: ' (line N of build: `source`)'."""
-    frames = [fr for fr in traceback.extract_tb(exc.__traceback__)
-              if not str(Path(fr.filename).resolve()).startswith(_PACKAGE)]
-    if not frames:
-        return ""
-    fr = frames[-1]
-    src = f": `{fr.line.strip()}`" if fr.line else ""
-    return f" (line {fr.lineno} of {fr.name}{src})"
-
-
 def _explain_exception(exc: BaseException) -> str:
-    text = f"Your build() raised {type(exc).__name__}: {exc}{_learner_line(exc)}."
+    text = f"Your build() raised {type(exc).__name__}: {exc}{learner_line(exc)}."
     s = str(exc)
     if isinstance(exc, ValueError) and "not aligned to the level" in s:
         text += (" A block descriptor maps a whole aligned block: at level 2 both the input address and the "
@@ -443,7 +429,7 @@ def _explain_exception(exc: BaseException) -> str:
     elif isinstance(exc, MemoryError):
         text += (" A table pool has room for a fixed number of 4KB tables: map each page once, and let "
                  "TableBuilder.map reuse the tables it has already made.")
-    elif isinstance(exc, TypeError) and "positional argument" in s and not _learner_line(exc):
+    elif isinstance(exc, TypeError) and "positional argument" in s and not learner_line(exc):
         text += " The checker calls build(ex, s1, s2): your function must take exactly these three parameters."
     elif isinstance(exc, (TypeError, AttributeError, NameError, KeyError)):
         text += (" build receives the exercise (ex.stage1 and ex.stage2 are tuples of regions with fields "

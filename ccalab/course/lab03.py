@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import json
 import random
-import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -42,11 +40,10 @@ from ..arch.pas import PAS
 from ..errors import ExternalAbort, GranuleProtectionFault
 from . import progress as _progress
 from .hints import Hint, pick_hint
-from .result import CheckResult
+from .result import CheckResult, learner_line
 
 KiB, MiB = 1 << 10, 1 << 20
 GRANULE = 4096
-_PACKAGE = str(Path(__file__).resolve().parents[1])
 #: The MECID TF-RMM uses for its own granules (RD, REC, its heap): ``RESERVED_MECID_SYSTEM``.
 RMM_MECID = 0
 #: Above this many bits of entropy per byte a 4KB granule looks like random bytes (noise reads
@@ -275,18 +272,8 @@ class LabResult(CheckResult):
 
 
 # --- the checker ---------------------------------------------------------------------------------
-def _learner_line(exc: BaseException) -> str:
-    frames = [fr for fr in traceback.extract_tb(exc.__traceback__)
-              if not str(Path(fr.filename).resolve()).startswith(_PACKAGE)]
-    if not frames:
-        return ""
-    fr = frames[-1]
-    src = f": `{fr.line.strip()}`" if fr.line else ""
-    return f" (line {fr.lineno} of {fr.name}{src})"
-
-
 def _explain_exception(exc: BaseException) -> str:
-    text = f"Your investigate() raised {type(exc).__name__}: {exc}{_learner_line(exc)}."
+    text = f"Your investigate() raised {type(exc).__name__}: {exc}{learner_line(exc)}."
     s = str(exc)
     if isinstance(exc, GranuleProtectionFault):
         text += (" That is the isolation boundary: the granule protection check refuses the access because the "
@@ -300,7 +287,7 @@ def _explain_exception(exc: BaseException) -> str:
         text += " MECIDs are 16-bit numbers; the ones worth trying are in case.mecids."
     elif isinstance(exc, (ExternalAbort, ValueError)) and ("not DRAM" in s or "not memory" in s or "Bus" in s):
         text += " Read only the granules of case.granules (whole 4KB granules from their first byte)."
-    elif isinstance(exc, TypeError) and "positional argument" in s and not _learner_line(exc):
+    elif isinstance(exc, TypeError) and "positional argument" in s and not learner_line(exc):
         text += " The checker calls investigate(case): your function must take exactly one parameter."
     elif isinstance(exc, (TypeError, AttributeError, NameError, KeyError)):
         text += (" investigate receives the case: case.granules (PAs), case.mecids (MECIDs in use), "

@@ -4,7 +4,9 @@ readable as text and as green/red HTML in a notebook."""
 from __future__ import annotations
 
 import html
+import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
 _GREEN, _GREEN_BG, _RED, _RED_BG = "#1a7f37", "#dafbe1", "#cf222e", "#ffebe9"
 
@@ -57,3 +59,18 @@ class CheckResult:
             body += f"<p>{html.escape(self.PROBES_TITLE)}</p><ul>{items}</ul>"
         return (f"<div style='border-left:6px solid {colour};background:{bg};color:#1f2328;padding:6px 12px'>"
                 f"<b style='color:{colour}'>{mark} {html.escape(self._head())}</b>{body}</div>")
+
+
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def learner_line(exc: BaseException) -> str:
+    """Where in the learner's own code an exception came from: ' (line N of f: `source`)', found
+    by skipping the frames inside ccalab; '' when there is none."""
+    frames = [fr for fr in traceback.extract_tb(exc.__traceback__)
+              if not str(Path(fr.filename).resolve()).startswith(_PACKAGE)]
+    if not frames:
+        return ""
+    fr = frames[-1]
+    src = f": `{fr.line.strip()}`" if fr.line else ""
+    return f" (line {fr.lineno} of {fr.name}{src})"

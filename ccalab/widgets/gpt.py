@@ -12,6 +12,8 @@ import html
 
 import ipywidgets as W
 
+from ._common import FAULT_STYLE as _FAULT_STYLE, NOTE_STYLE as _NOTE_STYLE, OK_STYLE as _OK_STYLE, parse_hex, pre as _pre
+
 from ..arch.pas import ALLOWED_PAS, GPI, PAS, SecurityState
 from ..firmware import monitor as _monitor
 from ..viz import gpt as _vgpt
@@ -23,9 +25,6 @@ _STATE_OPTIONS = [("Non-secure", SecurityState.NONSECURE), ("Realm", SecuritySta
                   ("Secure", SecurityState.SECURE), ("Root", SecurityState.ROOT)]
 _PAS_ORDER = (PAS.NONSECURE, PAS.REALM, PAS.SECURE, PAS.ROOT)
 
-_OK_STYLE = "border-left:6px solid #1B7F3B;background:rgba(27,127,59,0.14);padding:6px 10px;"
-_FAULT_STYLE = "border-left:6px solid #B3261E;background:rgba(179,38,30,0.14);padding:6px 10px;"
-_NOTE_STYLE = "border-left:6px solid #8C8C8C;background:rgba(140,140,140,0.12);padding:6px 10px;"
 
 
 def parse_address(text: str) -> int:
@@ -33,17 +32,7 @@ def parse_address(text: str) -> int:
 
     Raises ValueError with a message a learner can act on.
     """
-    raw = (text or "").strip().replace("_", "").replace(" ", "")
-    if not raw:
-        raise ValueError("Type a physical address first, in hex, e.g. 0x90000000.")
-    digits = raw[2:] if raw.lower().startswith("0x") else raw
-    if not digits or any(ch not in "0123456789abcdefABCDEF" for ch in digits):
-        raise ValueError(f"{text.strip()!r} is not a hex address; use digits 0-9 and a-f, e.g. 0x90000000.")
-    return int(digits, 16)
-
-
-def _pre(text: str) -> str:
-    return f"<pre style='margin:0;font-size:12px;line-height:1.25;white-space:pre'>{html.escape(text)}</pre>"
+    return parse_hex(text, "physical address", "0x90000000")
 
 
 class GranuleProtectionExplorer:

@@ -19,6 +19,8 @@ import html
 
 import ipywidgets as W
 
+from ._common import FAULT_STYLE as _FAULT_STYLE, NOTE_STYLE as _NOTE_STYLE, OK_STYLE as _OK_STYLE, pre as _pre
+
 from ..arch.mec.engine import GRANULE
 from ..arch.pas import GPI, PAS
 from ..errors import CCALabError, GranuleProtectionFault
@@ -40,13 +42,6 @@ _TEXTS = {
         "and Carol leads the team that builds the new bridge over the river. "),
 }
 
-_OK_STYLE = "border-left:6px solid #1B7F3B;background:rgba(27,127,59,0.14);padding:6px 10px;"
-_FAULT_STYLE = "border-left:6px solid #B3261E;background:rgba(179,38,30,0.14);padding:6px 10px;"
-_NOTE_STYLE = "border-left:6px solid #8C8C8C;background:rgba(140,140,140,0.12);padding:6px 10px;"
-
-
-def _pre(text: str) -> str:
-    return f"<pre style='margin:0;font-size:12px;line-height:1.25;white-space:pre'>{html.escape(text)}</pre>"
 
 
 def setup_text(mecid: int, k: int) -> bytes:

@@ -18,14 +18,13 @@ import html
 
 import ipywidgets as W
 
+from ._common import (FAULT_STYLE as _FAULT_STYLE, NOTE_STYLE as _NOTE_STYLE, OK_STYLE as _OK_STYLE,
+                      WARN_STYLE as _WARN_STYLE, box as _box, parse_hex, pre as _pre)
+
 from ..arch.mmu.descriptors import ADDR, LEVEL_SHIFT, describe
 from ..arch.pas import PAS
 from ..viz import mmu as _vmmu
 
-_OK_STYLE = "border-left:6px solid #1B7F3B;background:rgba(27,127,59,0.14);padding:6px 10px;"
-_FAULT_STYLE = "border-left:6px solid #B3261E;background:rgba(179,38,30,0.14);padding:6px 10px;"
-_NOTE_STYLE = "border-left:6px solid #8C8C8C;background:rgba(140,140,140,0.12);padding:6px 10px;"
-_WARN_STYLE = "border-left:6px solid #B07A00;background:rgba(230,159,0,0.16);padding:6px 10px;"
 
 #: Leaf-descriptor fields a learner can change: name -> (lowest bit, width).
 S1_FIELDS = {"valid": (0, 1), "AF": (10, 1), "AP": (6, 2), "PXN": (53, 1), "UXN": (54, 1)}
@@ -50,24 +49,10 @@ def parse_va(text: str) -> int:
 
     Raises ValueError with a message a learner can act on.
     """
-    raw = (text or "").strip().replace("_", "").replace(" ", "")
-    if not raw:
-        raise ValueError("Type a virtual address first, in hex, e.g. 0x4000000000.")
-    digits = raw[2:] if raw.lower().startswith("0x") else raw
-    if not digits or any(ch not in "0123456789abcdefABCDEF" for ch in digits):
-        raise ValueError(f"{text.strip()!r} is not a hex address; use digits 0-9 and a-f, e.g. 0x4000000000.")
-    va = int(digits, 16)
+    va = parse_hex(text, "virtual address", "0x4000000000")
     if va >> 64:
         raise ValueError(f"{va:#x} does not fit in 64 bits: a virtual address is a 64-bit value.")
     return va
-
-
-def _pre(text: str) -> str:
-    return f"<pre style='margin:0;font-size:12px;line-height:1.25;white-space:pre'>{html.escape(text)}</pre>"
-
-
-def _box(text: str, style: str) -> str:
-    return f"<div style='{style}'>{text}</div>"
 
 
 class TranslationExplorer:

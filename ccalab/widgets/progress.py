@@ -20,11 +20,11 @@ from pathlib import Path
 
 import ipywidgets as W
 
+from ._common import FAULT_STYLE, NOTE_STYLE as _NOTE_STYLE, OK_STYLE as _OK_STYLE
+
 from ..course import progress as _progress
 
-_OK_STYLE = "border-left:6px solid #1B7F3B;background:rgba(27,127,59,0.14);padding:6px 10px;"
-_BAD_STYLE = "border-left:6px solid #B3261E;background:rgba(179,38,30,0.14);padding:6px 10px;"
-_NOTE_STYLE = "border-left:6px solid #8C8C8C;background:rgba(140,140,140,0.12);padding:6px 10px;"
+_BAD_STYLE = FAULT_STYLE
 
 
 def _lab_exercises() -> list:
