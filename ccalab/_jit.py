@@ -64,9 +64,19 @@ kernel = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="nump
 parallel_kernel = numba.njit(parallel=True, nogil=True, boundscheck=False, error_model="numpy")
 
 #: Scalar helpers (scalars in, scalars out): LLVM inlines them into the calling kernel, and with
-#: no array arguments they carry no reference-count traffic. numba's own IR-level inlining
-#: (``inline="always"``) was measured an order of magnitude slower on the GPC loop, so it is not used.
+#: no array arguments they carry no reference-count traffic.
 scalar = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 
 #: True when ``NUMBA_DISABLE_JIT=1`` (the coverage run): kernels are then plain Python.
 JIT_DISABLED = bool(int(os.environ.get("NUMBA_DISABLE_JIT", "0") or 0))
+
+#: Helpers of a kernel that take arrays: compiled without NRT reference counting (they never
+#: allocate), so a call costs no atomic increments.
+nrt_free = numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
+#: The same, inlined by numba into their caller. Measured: inlining helpers of a walk into another
+#: NRT-free function made translation walks about 25% faster; inlining into a kernel that uses NRT
+#: was several times slower (every inlined array access gained reference counting), so only
+#: NRT-free callers inline them.
+nrt_free_inline = numba.njit(_nrt=False, inline="always", cache=True, nogil=True, boundscheck=False,
+                             error_model="numpy")

@@ -17,9 +17,8 @@ kernel, the MMU's included, at the cost of two array arguments.
 
 from __future__ import annotations
 
-import numba
 
-from ..._jit import kernel, scalar
+from ..._jit import kernel, nrt_free, nrt_free_inline, scalar
 from ..context import (C_BASE, C_GCNT, C_GGPIS_OFF, C_GPC_CONSISTENT, C_GPC_ENABLED, C_GTAGS_OFF,
                        C_L0BASE, C_NREG, C_NSETS, C_P, C_REG, C_S, C_SHIFT, C_T, C_USE_CACHE)
 
@@ -65,7 +64,7 @@ def granules_word_valid(d):
     return True
 
 
-@numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+@nrt_free
 def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cache, probed):
     """One granule protection check of PA ``a`` in PAS ``ps`` (Arm ARM ``GranuleProtectionCheck``,
     ``GPTWalk``, ``GPICheck``) for an enabled GPC with consistent registers (callers handle those).
@@ -168,7 +167,7 @@ def gpc_ctx(a, ps, mem64, ctx, t, p, s, base, l0base, nsets, tags, gpis, use_cac
     return code | (g << 8) | (ev << 16)
 
 
-@numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+@nrt_free_inline
 def gpc_hit(pa, pas, ctx):
     """The common case of a check, small enough to be inlined into a walk loop: an enabled,
     consistent GPC whose cache holds a passing entry for ``pa``. Returns 0 (and counts the check
@@ -188,7 +187,7 @@ def gpc_hit(pa, pas, ctx):
     return -1
 
 
-@numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+@nrt_free
 def gpc_check_one(pa, pas, mem64, ctx):
     """One granule protection check with everything read from ``ctx``; returns the code
     (0 or FAULT|GPCSC) and adds to the GPC counters in ``ctx``. Every physical access of the

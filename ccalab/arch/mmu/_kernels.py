@@ -11,13 +11,12 @@ Results are packed integers; faults use the encoding of :mod:`.faults` (``-1``: 
 
 from __future__ import annotations
 
-import numba
 
-from ..._jit import kernel
+from ..._jit import kernel, nrt_free, nrt_free_inline
 from ..context import C_NREG, C_REG
 from ..gpt._kernels import GPCSC_FAIL, gpc_check_one as gpc, gpc_hit
 
-nrt_free = numba.njit(_nrt=False, cache=True, nogil=True, boundscheck=False, error_model="numpy")
+
 
 # --- PE context layout --------------------------------------------------------------------
 P_REGIME, P_STATE, P_EL, P_S1_ON, P_WXN, P_IA0, P_IA1, P_TTB0, P_TTB1, P_EPD0, P_EPD1, P_ASID, P_OA = range(13)
@@ -65,7 +64,7 @@ def fault_word(kind, level, stage2, s1ptw, gpcsc, on_output):
             | (on_output << 22))
 
 
-@nrt_free
+@nrt_free_inline
 def backed(pa, ctx):
     """True if the 8 bytes at ``pa`` are populated memory (a descriptor fetch elsewhere is an
     external abort)."""
@@ -126,7 +125,7 @@ def s2_walk(ipa, access, el, s1ptw, mem64, ctx, pctx):
         return oa | (ipa & ((1 << shift) - 1)), out_pas, NO_FAULT, attrs
 
 
-@nrt_free
+@nrt_free_inline
 def s2_permits(attrs, access, el):
     """Stage-2 permissions from packed attributes: bit 0 valid, 1 read, 2 write, 3-4 XN[1:0]."""
     if attrs == 0:
@@ -149,7 +148,7 @@ def s2_permits(attrs, access, el):
     return el != 0
 
 
-@nrt_free
+@nrt_free_inline
 def s1_permits(attrs, access, el, regime, wxn):
     """Stage-1 permissions from packed attributes: bit 0 valid, 1-2 AP[2:1], 3-4 APTable,
     5 UXN/XN, 6 PXN, 7 UXNTable, 8 PXNTable (bit 9, nG, does not matter here)."""
@@ -183,7 +182,7 @@ def s1_permits(attrs, access, el, regime, wxn):
     return True
 
 
-@nrt_free
+@nrt_free_inline
 def honours_ns(pctx):
     state = pctx[P_STATE]
     if state == 0:
@@ -191,7 +190,7 @@ def honours_ns(pctx):
     return state == 3 and pctx[P_REGIME] == REGIME_EL2
 
 
-@nrt_free
+@nrt_free_inline
 def wc_lookup(ipa, mem64, ctx, pctx, el):
     """Stage-2 translation of a stage-1 table address, through the walk cache.
     Returns (PA, PAS, fault)."""
@@ -214,7 +213,7 @@ def wc_lookup(ipa, mem64, ctx, pctx, el):
     return pa, pas, f
 
 
-@nrt_free
+@nrt_free_inline
 def s1_walk(va, access, el, mem64, ctx, pctx):
     """Stage 1: VA -> (IPA or PA, PAS, fault, S1 attributes). ``AArch64.S1Translate`` for 4KB."""
     state = pctx[P_STATE]
