@@ -3,7 +3,8 @@
 Visualisations are functions of (platform state, event log). Kinds are dotted names:
 ``gpt.boot``, ``gpt.transition``, ``gpt.write``, ``gpt.shatter``, ``gpt.fuse``, ``tlbi.rpalos``,
 ``tlbi.paallos``, ``dc.cipapa``, ``dsb``, ``gpc.fault``, ``gpc.batch``, ``sysreg.write``,
-``smc.gtsi``, ``whatif``.
+``smc.gtsi``, ``smc.mec``, ``mec.refresh``, ``dc.cipae``, ``dram.write``, ``mmu.fault``, ``tlbi``,
+``rmi`` (an RMI call and its result), ``whatif``.
 """
 
 from __future__ import annotations

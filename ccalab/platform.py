@@ -27,6 +27,7 @@ from .arch.sysreg import GPCCR_EL3, ID_AA64MMFR0_EL1, LAYOUTS, PPS_BITS, SCR_EL3
 from .errors import ExternalAbort, GranuleProtectionFault
 from .events import EventLog
 from .firmware.monitor import Monitor
+from .firmware.rmm.rmm import Rmm, as_registers
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -184,6 +185,7 @@ class Platform:
         self.monitor = Monitor(self)
         self.mec = MemoryEncryptionEngine(self.memory, self.monitor.mec_key_schedule, self._default_context)
         self.monitor.boot(self.pas_regions, self.gpt_area)
+        self.rmm = Rmm(self)
 
     # --- construction ----------------------------------------------------------------------
     @staticmethod
@@ -265,6 +267,17 @@ class Platform:
     def tlbi_rpalos(self, pa: int, size: int) -> None:
         """``TLBI RPALOS``: invalidate cached GPT information for ``[pa, pa + size)``."""
         self.monitor.tlbi_rpalos(self._pa(pa), size)
+
+    def smc(self, fid: int, *args) -> tuple:
+        """An SMC from the host (Non-secure EL2) to EL3: ``fid`` in X0, ``args`` in X1, X2, ...
+
+        RMI function IDs are forwarded by the monitor to the RMM; GTSI ones are refused from the
+        Non-secure world (``SMC_UNKNOWN``), as are unknown IDs. Returns the result registers
+        ``(X0, X1, ...)``. Every value must fit a 64-bit register: a non-int raises TypeError and
+        an int outside 0..2**64-1 raises ValueError (a mistake in the calling program).
+        """
+        fid, args = as_registers(fid, args)
+        return self.monitor.ns_smc(fid, args)
 
     def fresh(self) -> "Platform":
         """A newly booted machine with the same parameters and layout (what a widget's Reset uses)."""

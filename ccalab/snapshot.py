@@ -2,8 +2,9 @@
 
 :func:`save` writes a :class:`~ccalab.platform.Platform` to one compressed NumPy ``.npz`` file (a
 zip): the construction parameters and PAS layout, every system register, the GPC cache (tags,
-GPIs, entry sizes, counters), the what-if switches, the monitor's GPT bookkeeping, the event log,
-and the physical memory pages that hold anything but zeros. :func:`load` rebuilds the machine
+GPIs, entry sizes, counters), the what-if switches, the monitor's GPT bookkeeping, the RMM's granule
+tracker (the granules whose state or refcount is not zero), the event log, and the physical
+memory pages that hold anything but zeros. :func:`load` rebuilds the machine
 exactly: the same GPI for every granule, the same memory contents, events and cached GPT entries.
 
 Only touched memory is stored. The pages the operating system has given the sparse mapping are
@@ -44,7 +45,7 @@ _CHUNK = 2 << 20
 COVERED = {
     "Platform": {"_cfg", "_sysregs", "ctx", "dram_size", "events", "gpc_cache", "gpt_area", "l0gptsz", "memory",
                  "memory_map", "monitor", "pamax", "params", "pas_regions", "pgs", "pps", "whatif", "_pes",
-                 "n_pes", "mec"},
+                 "n_pes", "mec", "rmm"},
     "PE": {"_p", "index", "_regs", "pctx", "_state", "_el", "_regime"},
     "Monitor": {"_p", "booted", "l0_base", "l1_tables", "_mec_keys", "_mec_schedules"},
     "MemoryEncryptionEngine": {"memory", "_keys", "_default_ctx", "_dram_map", "dram", "_tag_map", "tag",
@@ -52,6 +53,8 @@ COVERED = {
     "GPCCache": {"counters", "ctx", "enabled", "gpis", "sets", "shifts", "tags"},
     "EventLog": {"_events", "_listeners", "_next", "capacity", "dropped"},
     "WhatIf": {"skip_gpt_tlbi", "skip_tlbi", "skip_mec_flush"},
+    "Rmm": {"platform", "granules", "debug"},
+    "GranuleTracker": {"_p", "banks", "_maps", "state_arrays", "refcount_arrays"},
 }
 
 
@@ -200,6 +203,7 @@ def _state(platform) -> dict:
         "gpc_cache": {"sets": int(cache.sets), "enabled": bool(cache.enabled)},
         "mec": {"keys": {str(k): v.hex() for k, v in mon._mec_keys.items()},
                 "counters": dict(platform.mec.counters)},
+        "rmm": {"debug": bool(platform.rmm.debug)},
         "pes": {str(i): {"regs": {k: int(v) for k, v in pe._regs.items()}, "state": int(pe._state), "el": pe._el,
                          "pctx_size": int(pe.pctx.size)} for i, pe in platform._pes.items()},
         "events": {"capacity": ev.capacity, "next": ev.next_seq, "dropped": ev.dropped,
@@ -232,6 +236,7 @@ def save(platform, path) -> Path:
     ctx = getattr(platform, "ctx", None)
     extra = {"ctx": ctx} if isinstance(ctx, np.ndarray) else {}
     extra.update({f"pctx_{i}": pe.pctx for i, pe in platform._pes.items()})
+    extra.update(_granule_arrays(platform.rmm.granules))
     # the memory encryption engine: DRAM (ciphertext) pages, and the granule tags above the PoE
     eng = platform.mec
     dram_pages = touched_pages(_DramView(eng, mem))
@@ -253,8 +258,23 @@ def save(platform, path) -> Path:
     return path
 
 
+def _granule_arrays(tracker) -> dict:
+    """The RMM's granule tracker as three arrays: PA, state and refcount of every granule whose
+    state or refcount is not zero (the rest are UNDELEGATED with refcount 0)."""
+    pas, states, refs = [], [], []
+    for (base, _), st, rc in zip(tracker.banks, tracker.state_arrays, tracker.refcount_arrays):
+        idx = np.nonzero((st != 0) | (rc != 0))[0]
+        pas.append(base + (idx.astype(np.int64) << 12))
+        states.append(st[idx])
+        refs.append(rc[idx])
+    cat = (lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.empty(0, dt))
+    return {"rmm_granule_pa": cat(pas, np.int64), "rmm_granule_state": cat(states, np.uint8),
+            "rmm_granule_refcount": cat(refs, np.uint32)}
+
+
 _ARRAYS = ("meta", "page_addr", "page_data", "cache_tags", "cache_gpis", "cache_shifts", "cache_counters")
-_OPTIONAL = ("ctx", "dram_addr", "dram_data", "mec_tag_idx", "mec_tag_val", "mec_dirty_idx")
+_OPTIONAL = ("ctx", "dram_addr", "dram_data", "mec_tag_idx", "mec_tag_val", "mec_dirty_idx", "rmm_granule_pa",
+             "rmm_granule_state", "rmm_granule_refcount")
 
 
 class _DramView:
@@ -407,6 +427,17 @@ def load(path):
             pe._el = int(st["el"])
             pe._sync()
             pe.pctx[...] = arr
+        # the RMM: its granule tracker (state and refcount per granule) and debug switch
+        p.rmm.debug = bool(meta.get("rmm", {}).get("debug", False))
+        if "rmm_granule_pa" in a:
+            gpa, gst = a["rmm_granule_pa"].astype(np.int64), a["rmm_granule_state"]
+            grc = a["rmm_granule_refcount"]
+            if not (gpa.shape == gst.shape == grc.shape) or not all(p.rmm.granules.is_tracked(int(x)) for x in gpa):
+                raise SnapshotError(f"{path}: the RMM's granule tracker is damaged")
+            for x, st, rc in zip(gpa.tolist(), gst.tolist(), grc.tolist()):
+                k, i = p.rmm.granules._locate(x)
+                p.rmm.granules.state_arrays[k][i] = st
+                p.rmm.granules.refcount_arrays[k][i] = rc
         # the event log
         ev = meta["events"]
         log = p.events

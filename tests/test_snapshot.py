@@ -178,7 +178,8 @@ def test_snapshots_cover_every_piece_of_platform_state():
 
     p = Platform()
     live = {"Platform": set(vars(p)), "Monitor": set(vars(p.monitor)), "GPCCache": set(vars(p.gpc_cache)),
-            "EventLog": set(vars(p.events)), "WhatIf": {f.name for f in dataclasses.fields(p.whatif)}}
+            "EventLog": set(vars(p.events)), "WhatIf": {f.name for f in dataclasses.fields(p.whatif)},
+            "Rmm": set(vars(p.rmm)), "GranuleTracker": set(vars(p.rmm.granules))}
     for name, attrs in live.items():
         assert attrs <= snapshot.COVERED[name], (
             f"{name} has attributes {sorted(attrs - snapshot.COVERED[name])} that ccalab.snapshot does not "
@@ -213,3 +214,28 @@ def test_round_trip_keeps_encrypted_memory_keys_and_cache_tags(tmp_path):
     assert q.phys_read(g, 12, PAS.REALM, mecid=4) == b"realm secret"
     q.mec.clean_invalidate(g)  # refetched from DRAM: the key came back too
     assert q.phys_read(g, 12, PAS.REALM, mecid=4) == b"realm secret"
+
+
+def test_round_trip_keeps_the_rmm_granule_tracker(tmp_path):
+    from ccalab.firmware.rmm import GranuleState, RmiFid
+
+    p = Platform(dram_size=3 << 30)  # two DRAM banks
+    p.rmm.debug = True
+    g0, g1 = p.ns_dram().base + (4 << 20), 0x8_8000_0000 + (7 << 20)
+    for g in (g0, g0 + 0x1000, g1):
+        assert p.smc(RmiFid.RMI_GRANULE_DELEGATE, g) == (0,)
+    assert p.smc(RmiFid.RMI_GRANULE_UNDELEGATE, g0 + 0x1000) == (0,)
+    p.rmm.granules.transition(g1, GranuleState.RD)
+    p.rmm.granules.refcount_add(g1, 2)
+    q = snapshot.load(snapshot.save(p, tmp_path / "rmm"))
+    _assert_same(p, q)
+    for a, b in zip(p.rmm.granules.state_arrays + p.rmm.granules.refcount_arrays,
+                    q.rmm.granules.state_arrays + q.rmm.granules.refcount_arrays):
+        assert np.array_equal(a, b)
+    assert q.rmm.debug is True
+    assert q.rmm.granules.state(g0) == GranuleState.DELEGATED and q.rmm.granules.refcount(g1) == 2
+    assert q.rmm.granules.state(g0 + 0x1000) == GranuleState.UNDELEGATED
+    q.rmm.granules.check_invariants()
+    # the restored RMM carries on: the delegated granule is refused a second delegation, then given back
+    assert q.smc(RmiFid.RMI_GRANULE_DELEGATE, g0) == (1,)
+    assert q.smc(RmiFid.RMI_GRANULE_UNDELEGATE, g0) == (0,) and q.gpi(g0) == GPI.NONSECURE

@@ -1,4 +1,5 @@
-"""Firmware: the EL3 monitor (``monitor``) and, in later topics, the Realm Management Monitor."""
+"""Firmware: the EL3 monitor (``monitor``) and the Realm Management Monitor (``rmm``: its granule
+tracker, RMI dispatch table and command handlers, growing command group by command group)."""
 
 from .monitor import Monitor
 

@@ -40,6 +40,10 @@ RMM_MEC_REFRESH = 0xC40001B6
 MECID_WIDTH = 16
 SMC_UNKNOWN = 0xFFFF_FFFF_FFFF_FFFF
 
+#: The function IDs the monitor forwards to the RMM (the RMI range, SMC64).
+RMI_FID_FIRST = 0xC4000150
+RMI_FID_LAST = 0xC400018F
+
 #: TF-A ``gpi_config[].policy``: the (caller, current GPI, target GPI) triples that are allowed.
 TRANSITION_POLICY = frozenset({
     (SecurityState.REALM, GPI.NONSECURE, GPI.REALM),  # delegate
@@ -398,6 +402,14 @@ class Monitor:
             return self.mec_refresh((x1 >> 32) & 0xFFFF, x1 & 1) & 0xFFFF_FFFF_FFFF_FFFF
         ret = self.gtsi_delegate(args[0]) if fid == RMM_GTSI_DELEGATE else self.gtsi_undelegate(args[0])
         return ret & 0xFFFF_FFFF_FFFF_FFFF
+
+    def ns_smc(self, fid: int, args=()) -> tuple:
+        """An SMC from the Non-secure world: RMI function IDs (0xC4000150..0xC400018F) go to the
+        RMM, which returns the result registers; any other ID is handled as :meth:`smc` does for
+        a Non-secure caller. Returns ``(X0, X1, ...)``."""
+        if RMI_FID_FIRST <= fid <= RMI_FID_LAST:
+            return self._p.rmm.handle_smc(fid, args)
+        return (self.smc(fid, *args, caller=SecurityState.NONSECURE),)
 
 
 def _size(n: int) -> str:
