@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 ## make course: set up, then open the course in JupyterLab
 course: $(VENV)/.installed-course
-	$(BIN)/jupyter lab notebooks/00-start-here.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) notebooks/00-start-here.ipynb
 
 ## make test: set up, then run the whole test suite (model, kernels vs twins, notebooks, labs)
 test: $(VENV)/.installed-test
