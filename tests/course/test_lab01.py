@@ -1,29 +1,17 @@
 """Lab 01 (PAS layout): the answer key passes, the starter fails, and mistakes are explained."""
 
 import dataclasses
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from _labkit import ROOT, SEEDS, load_solution
 
 from ccalab import GPI
 from ccalab.arch.gpt import PASRegion
 from ccalab.course import lab01
 from ccalab.course.lab01 import LabResult, check, hint, make_exercise
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = [0, 1, 2, 3, 7, 11, 42, 2024]
-
-
-def _load_solution():
-    spec = importlib.util.spec_from_file_location("lab01_solution", ROOT / "labs/solutions/01-pas-layout.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-solve = _load_solution().solve
+solve = load_solution("01-pas-layout.py").solve
 
 
 def _starter_regions(seed):
@@ -141,7 +129,6 @@ def test_rmm_carveout_not_realm_fails_and_host_can_read_it():
 
 
 def test_dram_not_covered_fails_with_coverage_message():
-    ex = make_exercise(0)
     regions = [r for r in solve(0) if not r.name.startswith("Non-secure")]
     result = check(regions, seed=0)
     assert not result.passed

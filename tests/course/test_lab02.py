@@ -1,51 +1,22 @@
 """Lab 02 (page tables): the answer key passes, the starter fails, and mistakes are explained."""
 
 import dataclasses
-import importlib.util
-import json
-from pathlib import Path
 
 import pytest
+from _labkit import SEEDS, load_solution, run_starter
 
 from ccalab.arch.mmu.faults import FaultKind
 from ccalab.course import lab02
 from ccalab.course.lab02 import (AP_RO_NONE, AP_RW_NONE, AP_RW_RW, LabResult, boot, check, hint, make_exercise,
                                  s1_leaf, s2_leaf)
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = [0, 1, 2, 3, 7, 11, 42, 2024]
-
-
-@pytest.fixture(autouse=True)
-def _private_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv("CCALAB_HOME", str(tmp_path / "home"))
-
-
-def _load_solution():
-    spec = importlib.util.spec_from_file_location("lab02_solution", ROOT / "labs/solutions/02-page-tables.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-SOLUTION = _load_solution()
+SOLUTION = load_solution("02-page-tables.py")
 solve = SOLUTION.solve
 
 
 def _starter_build():
-    """Run the lab's shipped starter cell (the one tagged ``solution``) and return its ``build``."""
-    nb = json.loads((ROOT / "labs/02-page-tables.ipynb").read_text())
-    env = {}
-    for c in nb["cells"]:
-        if c["cell_type"] != "code":
-            continue
-        src = "".join(c["source"])
-        if src.lstrip().startswith(("from ", "import ")):
-            exec(src, env)
-        if "solution" in c.get("metadata", {}).get("tags", []):
-            exec(src, env)
-            return env["build"]
-    raise AssertionError("the lab has no cell tagged 'solution'")
+    """The lab's shipped starter ``build``."""
+    return run_starter("02-page-tables.ipynb", "build")
 
 
 def _text(result):

@@ -1,49 +1,20 @@
 """Lab 03 (MECID forensics): the answer key passes, the starter fails, and mistakes are explained."""
 
-import importlib.util
-import json
-from pathlib import Path
 
 import pytest
+from _labkit import SEEDS, load_solution, run_starter
 
 from ccalab import PAS
 from ccalab.course import lab03
 from ccalab.course.lab03 import Case, LabResult, check, hint, make_exercise
 
-ROOT = Path(__file__).resolve().parents[2]
-SEEDS = [0, 1, 2, 3, 7, 11, 42, 2024]
-
-
-@pytest.fixture(autouse=True)
-def _private_progress(tmp_path, monkeypatch):
-    monkeypatch.setenv("CCALAB_HOME", str(tmp_path / "home"))
-
-
-def _load_solution():
-    spec = importlib.util.spec_from_file_location("lab03_solution", ROOT / "labs/solutions/03-mecid-forensics.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-SOLUTION = _load_solution()
+SOLUTION = load_solution("03-mecid-forensics.py")
 solve = SOLUTION.solve
 
 
 def _starter():
-    """Run the lab's shipped starter cell (the one tagged ``solution``) and return its ``investigate``."""
-    nb = json.loads((ROOT / "labs/03-mecid-forensics.ipynb").read_text())
-    env = {}
-    for c in nb["cells"]:
-        if c["cell_type"] != "code":
-            continue
-        src = "".join(c["source"])
-        if src.lstrip().startswith(("from ", "import ")):
-            exec(src, env)
-        if "solution" in c.get("metadata", {}).get("tags", []):
-            exec(src, env)
-            return env["investigate"]
-    raise AssertionError("the lab has no cell tagged 'solution'")
+    """The lab's shipped starter ``investigate``."""
+    return run_starter("03-mecid-forensics.ipynb", "investigate")
 
 
 def _text(result):
