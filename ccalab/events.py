@@ -9,16 +9,38 @@ Visualisations are functions of (platform state, event log). Kinds are dotted na
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import deque
+from itertools import islice
 
 
-@dataclass(frozen=True)
 class Event:
-    seq: int
-    kind: str
-    actor: str
-    summary: str
-    data: dict = field(default_factory=dict)
+    """One event. ``summary`` may be given as a callable, formatted the first time it is read (a
+    realm build logs hundreds of thousands of calls; most are never displayed)."""
+
+    __slots__ = ("seq", "kind", "actor", "_summary", "data")
+
+    def __init__(self, seq: int, kind: str, actor: str, summary, data: dict | None = None):
+        self.seq, self.kind, self.actor, self._summary = seq, kind, actor, summary
+        self.data = {} if data is None else data
+
+    @property
+    def summary(self) -> str:
+        s = self._summary
+        if not isinstance(s, str):
+            s = self._summary = s()
+        return s
+
+    def _key(self):
+        return (self.seq, self.kind, self.actor, self.summary, self.data)
+
+    def __eq__(self, other):
+        return isinstance(other, Event) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash((self.seq, self.kind, self.actor))
+
+    def __repr__(self) -> str:
+        return f"Event(seq={self.seq}, kind={self.kind!r}, actor={self.actor!r}, summary={self.summary!r})"
 
     def __str__(self) -> str:
         return f"#{self.seq:<5} {self.kind:<15} {self.actor:<12} {self.summary}"
@@ -29,21 +51,22 @@ class EventLog:
 
     def __init__(self, capacity: int = 200_000):
         self.capacity = capacity
-        self._events: list[Event] = []
+        self._events = deque(maxlen=capacity)
         self._next = 0
-        self.dropped = 0
         self._listeners = []
 
-    def append(self, kind: str, actor: str, summary: str, **data) -> Event:
+    @property
+    def dropped(self) -> int:
+        """How many of the oldest events have been dropped (sequence numbers start at 0)."""
+        return self._next - len(self._events)
+
+    def append(self, kind: str, actor: str, summary, **data) -> Event:
         ev = Event(self._next, kind, actor, summary, data)
         self._next += 1
         self._events.append(ev)
-        if len(self._events) > self.capacity:
-            cut = len(self._events) - self.capacity
-            del self._events[:cut]
-            self.dropped += cut
-        for fn in list(self._listeners):
-            fn(ev)
+        if self._listeners:
+            for fn in list(self._listeners):
+                fn(ev)
         return ev
 
     def subscribe(self, fn) -> None:
@@ -65,6 +88,8 @@ class EventLog:
         return iter(self._events)
 
     def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(self._events)[i]
         return self._events[i]
 
     def since(self, seq: int) -> list:

@@ -25,6 +25,7 @@ import enum
 import importlib
 import io
 import json
+from collections import deque
 import mmap
 import zipfile
 import zlib
@@ -51,9 +52,10 @@ COVERED = {
     "MemoryEncryptionEngine": {"memory", "_keys", "_default_ctx", "_dram_map", "dram", "_tag_map", "tag",
                                "_dirty_map", "dirty", "members", "counters"},
     "GPCCache": {"counters", "ctx", "enabled", "gpis", "sets", "shifts", "tags"},
-    "EventLog": {"_events", "_listeners", "_next", "capacity", "dropped"},
+    "EventLog": {"_events", "_listeners", "_next", "capacity"},
     "WhatIf": {"skip_gpt_tlbi", "skip_tlbi", "skip_mec_flush"},
-    "Rmm": {"platform", "granules", "debug"},
+    "Rmm": {"platform", "granules", "debug", "realms", "recs", "last_failure", "token_provider", "_words",
+            "_mem_bytes"},
     "GranuleTracker": {"_p", "banks", "_maps", "state_arrays", "refcount_arrays"},
 }
 
@@ -203,12 +205,46 @@ def _state(platform) -> dict:
         "gpc_cache": {"sets": int(cache.sets), "enabled": bool(cache.enabled)},
         "mec": {"keys": {str(k): v.hex() for k, v in mon._mec_keys.items()},
                 "counters": dict(platform.mec.counters)},
-        "rmm": {"debug": bool(platform.rmm.debug)},
+        "rmm": _rmm_meta(platform.rmm),
         "pes": {str(i): {"regs": {k: int(v) for k, v in pe._regs.items()}, "state": int(pe._state), "el": pe._el,
                          "pctx_size": int(pe.pctx.size)} for i, pe in platform._pes.items()},
         "events": {"capacity": ev.capacity, "next": ev.next_seq, "dropped": ev.dropped,
                    "list": [[e.seq, e.kind, e.actor, e.summary, _enc(e.data)] for e in ev]},
     }
+
+
+def _rmm_meta(rmm) -> dict:
+    """The RMM's realms and RECs (the contents of RD and REC granules) as JSON-able values. A REC
+    whose guest program is part-way through cannot be saved: a Python generator has no portable
+    state, so the snapshot is refused rather than silently restarting the program on load."""
+    import dataclasses
+
+    recs = []
+    for r in rmm.recs.values():
+        vc = r.cpu
+        if vc is not None and not vc.halted and not vc.spinning:
+            raise SnapshotError(f"REC {r.rec:#x} is part-way through its guest program; save a snapshot before "
+                                "its realm runs, or after its program has stopped")
+        d = {f.name: getattr(r, f.name) for f in dataclasses.fields(r) if f.name not in ("cpu", "token")}
+        d["ripas"] = dataclasses.asdict(r.ripas) if r.ripas is not None else None
+        recs.append(_enc(d))
+    realms = [_enc({f.name: getattr(m, f.name) for f in dataclasses.fields(m)}) for m in rmm.realms.values()]
+    return {"debug": bool(rmm.debug), "realms": realms, "recs": recs}
+
+
+def _load_rmm(rmm, meta: dict) -> None:
+    from .firmware.rmm.objects import Realm, Rec, RipasChange
+
+    rmm.realms.clear()
+    rmm.recs.clear()
+    for d in meta.get("realms", []):
+        d = _dec(d)
+        rmm.realms[d["rd"]] = Realm(**d)
+    for d in meta.get("recs", []):
+        d = _dec(d)
+        if d.get("ripas") is not None:
+            d["ripas"] = RipasChange(**d["ripas"])
+        rmm.recs[d["rec"]] = Rec(**d)
 
 
 def save(platform, path) -> Path:
@@ -429,6 +465,10 @@ def load(path):
             pe.pctx[...] = arr
         # the RMM: its granule tracker (state and refcount per granule) and debug switch
         p.rmm.debug = bool(meta.get("rmm", {}).get("debug", False))
+        try:
+            _load_rmm(p.rmm, meta.get("rmm", {}))
+        except (TypeError, KeyError, ValueError) as exc:
+            raise SnapshotError(f"{path}: the RMM's realms and RECs are damaged ({exc})") from None
         if "rmm_granule_pa" in a:
             gpa, gst = a["rmm_granule_pa"].astype(np.int64), a["rmm_granule_state"]
             grc = a["rmm_granule_refcount"]
@@ -442,9 +482,9 @@ def load(path):
         ev = meta["events"]
         log = p.events
         log.capacity = int(ev["capacity"])
-        log._events = [Event(int(s), k, act, summ, _dec(d)) for s, k, act, summ, d in ev["list"]]
+        log._events = deque((Event(int(s), k, act, summ, _dec(d)) for s, k, act, summ, d in ev["list"]),
+                            maxlen=log.capacity)
         log._next = int(ev["next"])
-        log.dropped = int(ev["dropped"])
     except SnapshotError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:

@@ -446,6 +446,20 @@ class PE:
         tlb[m, 1] = 0
         return n
 
+    def invalidate_guest(self, state, vmid: int) -> int:
+        """``TLBI VMALLS12E1IS`` for a guest this PE may not be running: drop every EL1&0 TLB entry
+        of security state ``state`` tagged with ``vmid``, and its walk-cache entries (the RMM does
+        this after changing a realm's RTTs, with the realm's VMID in VTTBR_EL2). Returns the TLB
+        entries dropped."""
+        tlb, wc = self._tlb(), self._wc()
+        key = tlb[:, 1]
+        m = ((key != 0) & (((key >> 1) & 3) == REGIME_EL10) & (((key >> 3) & 3) == int(as_pas(state)))
+             & (((key >> 5) & 0xFFFF) == int(vmid)))
+        wc[:, 1] = np.where(((wc[:, 1] >> 1) & 0xFFFF) == int(vmid), 0, wc[:, 1])
+        n = int(m.sum())
+        tlb[m, 1] = 0
+        return n
+
     def tlb_lookup(self, va: int, access: str = "read") -> dict | None:
         """The TLB entry a translation of ``va`` for ``access`` would use now, or None (a miss).
         Changes nothing (no counters, no fill). An entry whose cached permissions refuse

@@ -165,6 +165,25 @@ class MemoryEncryptionEngine:
         self.dirty[gs] = 1
         self.write_back(gs)
 
+    def store_granule(self, pa: int, data, ctx: int) -> None:
+        """Firmware stores a whole 4 KB granule in context ``ctx`` (the RMM copying a DATA page in,
+        or wiping a granule): no old byte survives, so nothing is fetched first; the plaintext is
+        dirty above the PoE and reaches DRAM when cleaned or probed. ``data`` is 4096 bytes (a
+        bytes-like object or uint8 array) or None for zeros."""
+        g = pa // GRANULE
+        t = int(self.tag[g])
+        if t != ctx + 1:
+            if t > 0:
+                self.members.get(t - 1, set()).discard(g)
+            self.tag[g] = ctx + 1
+            self.members.setdefault(ctx, set()).add(g)
+        view = self.memory.bytes[pa:pa + GRANULE]
+        if data is None:
+            view[:] = 0
+        else:
+            view[:] = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
+        self.dirty[g] = 1
+
     # --- maintenance and the attacker's view -----------------------------------------------------
     def clean_invalidate(self, pa: int, size: int = GRANULE) -> int:
         """``DC CIPAE`` / ``DC CIPAPA`` over ``[pa, pa + size)``: write back, then forget the cached

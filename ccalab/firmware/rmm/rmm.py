@@ -1,9 +1,10 @@
-"""The Realm Management Monitor: the RMI dispatch table and the entry point the monitor calls.
+"""The Realm Management Monitor: the RMI dispatch table, the entry point the monitor calls, and
+the helpers every command handler shares (granule checks, RTT entry access, NS memory access).
 
 One table, :data:`RMI_HANDLERS`, is the single source of truth for dispatch, as TF-RMM's
-``smc_handlers[]``: one row per implemented command with its function ID, spec name, number of
-arguments (X1..), number of results (X1..) and handler. Every call and its result go to the
-platform's event log with kind ``rmi``.
+``smc_handlers[]``: one row per command with its function ID, spec name, number of arguments
+(X1..), number of results (X1..) and handler. Every call and its result go to the platform's
+event log with kind ``rmi``.
 
 Spec: RMM DEN0137 1.0-rel0, "RMI commands" (register use of each command) and
 ``RmiCommandReturnCode``; SMCCC DEN0028 for ``SMC_NOT_SUPPORTED``.
@@ -15,14 +16,27 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from ...arch.mec.engine import context_id
+from ...arch.pas import PAS
+from . import s2tt
 from .fids import RmiFid, SMC_NOT_SUPPORTED, fid_name
-from .granule import GranuleTracker
+from .granule import GRANULE_SIZE, GranuleState, GranuleTracker
+from .rmi.data import rmi_data_create, rmi_data_create_unknown, rmi_data_destroy
 from .rmi.features import rmi_features
 from .rmi.granule import rmi_granule_delegate, rmi_granule_undelegate
+from .rmi.psci import rmi_psci_complete
+from .rmi.realm import rmi_realm_activate, rmi_realm_create, rmi_realm_destroy
+from .rmi.rec import rmi_rec_aux_count, rmi_rec_create, rmi_rec_destroy
+from .rmi.rec_enter import rmi_rec_enter
+from .rmi.rtt import (rmi_rtt_create, rmi_rtt_destroy, rmi_rtt_fold, rmi_rtt_init_ripas, rmi_rtt_map_unprotected,
+                      rmi_rtt_read_entry, rmi_rtt_set_ripas, rmi_rtt_unmap_unprotected)
 from .rmi.version import rmi_version
 from .status import describe
 
 _REG_MAX = (1 << 64) - 1
+#: The RMM's own encryption context: Realm PAS, MECID 0.
+RMM_CONTEXT = context_id(PAS.REALM, 0)
+_NS_CONTEXT = context_id(PAS.NONSECURE, 0)
 
 
 class RmiHandler(NamedTuple):
@@ -35,18 +49,39 @@ class RmiHandler(NamedTuple):
     handler: Callable
 
 
-#: The implemented RMI commands. Function IDs in the RMI range that are not here (commands of
-#: later topics) return ``SMC_NOT_SUPPORTED``, as an unknown ID does.
+_F = RmiFid
+#: Every RMI command of RMM 1.0. Function IDs in the RMI range that are not here return
+#: ``SMC_NOT_SUPPORTED``, as an unknown ID does.
 RMI_HANDLERS = (
-    RmiHandler(RmiFid.RMI_VERSION, "RMI_VERSION", 1, 2, rmi_version),
-    RmiHandler(RmiFid.RMI_GRANULE_DELEGATE, "RMI_GRANULE_DELEGATE", 1, 0, rmi_granule_delegate),
-    RmiHandler(RmiFid.RMI_GRANULE_UNDELEGATE, "RMI_GRANULE_UNDELEGATE", 1, 0, rmi_granule_undelegate),
-    RmiHandler(RmiFid.RMI_FEATURES, "RMI_FEATURES", 1, 1, rmi_features),
+    RmiHandler(_F.RMI_VERSION, "RMI_VERSION", 1, 2, rmi_version),
+    RmiHandler(_F.RMI_GRANULE_DELEGATE, "RMI_GRANULE_DELEGATE", 1, 0, rmi_granule_delegate),
+    RmiHandler(_F.RMI_GRANULE_UNDELEGATE, "RMI_GRANULE_UNDELEGATE", 1, 0, rmi_granule_undelegate),
+    RmiHandler(_F.RMI_DATA_CREATE, "RMI_DATA_CREATE", 5, 0, rmi_data_create),
+    RmiHandler(_F.RMI_DATA_CREATE_UNKNOWN, "RMI_DATA_CREATE_UNKNOWN", 3, 0, rmi_data_create_unknown),
+    RmiHandler(_F.RMI_DATA_DESTROY, "RMI_DATA_DESTROY", 2, 2, rmi_data_destroy),
+    RmiHandler(_F.RMI_REALM_ACTIVATE, "RMI_REALM_ACTIVATE", 1, 0, rmi_realm_activate),
+    RmiHandler(_F.RMI_REALM_CREATE, "RMI_REALM_CREATE", 2, 0, rmi_realm_create),
+    RmiHandler(_F.RMI_REALM_DESTROY, "RMI_REALM_DESTROY", 1, 0, rmi_realm_destroy),
+    RmiHandler(_F.RMI_REC_CREATE, "RMI_REC_CREATE", 3, 0, rmi_rec_create),
+    RmiHandler(_F.RMI_REC_DESTROY, "RMI_REC_DESTROY", 1, 0, rmi_rec_destroy),
+    RmiHandler(_F.RMI_REC_ENTER, "RMI_REC_ENTER", 2, 0, rmi_rec_enter),
+    RmiHandler(_F.RMI_RTT_CREATE, "RMI_RTT_CREATE", 4, 0, rmi_rtt_create),
+    RmiHandler(_F.RMI_RTT_DESTROY, "RMI_RTT_DESTROY", 3, 2, rmi_rtt_destroy),
+    RmiHandler(_F.RMI_RTT_MAP_UNPROTECTED, "RMI_RTT_MAP_UNPROTECTED", 4, 0, rmi_rtt_map_unprotected),
+    RmiHandler(_F.RMI_RTT_READ_ENTRY, "RMI_RTT_READ_ENTRY", 3, 4, rmi_rtt_read_entry),
+    RmiHandler(_F.RMI_RTT_UNMAP_UNPROTECTED, "RMI_RTT_UNMAP_UNPROTECTED", 3, 1, rmi_rtt_unmap_unprotected),
+    RmiHandler(_F.RMI_PSCI_COMPLETE, "RMI_PSCI_COMPLETE", 3, 0, rmi_psci_complete),
+    RmiHandler(_F.RMI_FEATURES, "RMI_FEATURES", 1, 1, rmi_features),
+    RmiHandler(_F.RMI_RTT_FOLD, "RMI_RTT_FOLD", 3, 1, rmi_rtt_fold),
+    RmiHandler(_F.RMI_REC_AUX_COUNT, "RMI_REC_AUX_COUNT", 1, 1, rmi_rec_aux_count),
+    RmiHandler(_F.RMI_RTT_INIT_RIPAS, "RMI_RTT_INIT_RIPAS", 3, 1, rmi_rtt_init_ripas),
+    RmiHandler(_F.RMI_RTT_SET_RIPAS, "RMI_RTT_SET_RIPAS", 4, 1, rmi_rtt_set_ripas),
 )
 
 _BY_FID = {int(row.fid): row for row in RMI_HANDLERS}
 assert len(_BY_FID) == len(RMI_HANDLERS), "two rows of RMI_HANDLERS share a function ID"
 assert all(row.name == RmiFid(row.fid).name for row in RMI_HANDLERS), "a row's name is not its FID's"
+assert {int(f) for f in RmiFid} == set(_BY_FID), "RMI_HANDLERS does not cover every RMM 1.0 command"
 
 
 def as_registers(fid, args) -> tuple:
@@ -79,9 +114,16 @@ class Rmm:
     ----------
     granules : GranuleTracker
         State and refcount of every DRAM granule.
+    realms : dict
+        RD address -> :class:`~ccalab.firmware.rmm.objects.Realm` (the contents of each RD granule).
+    recs : dict
+        REC address -> :class:`~ccalab.firmware.rmm.objects.Rec`.
     debug : bool
-        When True, :meth:`GranuleTracker.check_invariants` runs after every command (the test
-        suite turns it on; it costs a scan of the tracker per command).
+        When True, :meth:`GranuleTracker.check_invariants` and :meth:`check_rtt_invariants` run
+        after every command (the test suite turns it on; it costs a scan per command).
+    last_failure : str or None
+        The spec label of the failure condition that decided the last command's status (None
+        after a success): what the RMI widget shows next to the status code.
     """
 
     actor = "RMM"
@@ -89,8 +131,15 @@ class Rmm:
     def __init__(self, platform):
         self.platform = platform
         self.granules = GranuleTracker(platform)
+        self.realms = {}
+        self.recs = {}
         self.debug = False
+        self.last_failure = None
+        self.token_provider = None  # attestation: callable(rmm, realm, challenge) -> token bytes
+        self._words = platform.memory.words
+        self._mem_bytes = platform.memory.bytes
 
+    # --- dispatch ------------------------------------------------------------------------------
     def handle_smc(self, fid: int, args=()) -> tuple:
         """Run the RMI command ``fid`` with arguments ``args`` (X1, X2, ...).
 
@@ -106,19 +155,177 @@ class Rmm:
             log.append("rmi", self.actor, f"{fid_name(fid)}: not supported -> SMC_NOT_SUPPORTED",
                        fid=fid, args=args, results=(SMC_NOT_SUPPORTED,), phase="return")
             return (SMC_NOT_SUPPORTED,)
-        regs = (args + (0,) * row.n_args)[:row.n_args]
-        log.append("rmi", self.actor, f"{row.name}({', '.join(f'{a:#x}' for a in regs)})", fid=fid,
-                   command=row.name, args=regs, phase="call")
+        n = row.n_args
+        regs = args[:n] if len(args) >= n else args + (0,) * (n - len(args))
+        self.last_failure = None
+        log.append("rmi", self.actor, _call_summary(row.name, regs), fid=fid, command=row.name, args=regs,
+                   phase="call")
         out = row.handler(self, *regs)
-        out = out if isinstance(out, tuple) else (out,)
-        assert len(out) <= 1 + row.n_results, f"{row.name} returned {len(out)} registers"
-        results = tuple(int(v) for v in out) + (0,) * (1 + row.n_results - len(out))
-        shown = ", ".join([describe(results[0])] + [f"{v:#x}" for v in results[1:]])
-        log.append("rmi", self.actor, f"{row.name} -> {shown}", fid=fid, command=row.name, args=regs,
-                   results=results, phase="return")
+        if isinstance(out, tuple):
+            results = tuple(int(v) for v in out)
+            if len(results) < 1 + row.n_results:
+                results += (0,) * (1 + row.n_results - len(results))
+        else:
+            results = (int(out),) + (0,) * row.n_results
+        assert len(results) == 1 + row.n_results, f"{row.name} returned {len(results)} registers"
+        log.append("rmi", self.actor, _RmiSummary(row.name, regs, results, self.last_failure), fid=fid,
+                   command=row.name, args=regs, results=results, failure=self.last_failure, phase="return")
         if self.debug:
             self.granules.check_invariants()
+            self.check_rtt_invariants()
         return results
 
+    def fail(self, label: str, status, index: int = 0) -> int:
+        """Record ``label`` as the failing condition and return the packed status."""
+        self.last_failure = label
+        return int(status) | (int(index) << 8)
 
-__all__ = ["Rmm", "RMI_HANDLERS", "RmiHandler", "as_registers"]
+    # --- granules ------------------------------------------------------------------------------
+    def granule_state(self, addr: int):
+        """The GranuleState at ``addr``, or None if ``addr`` is not an aligned, tracked granule."""
+        loc = self.granules._locate(addr)
+        if loc is None:
+            return None
+        k, i = loc
+        return int(self.granules.state_arrays[k][i])
+
+    def check_granule(self, addr: int, state, prefix: str):
+        """The spec's granule check (``<prefix>_align``, ``_bound``, ``_state``): the label of the
+        first failing condition, or None if ``addr`` is a granule in ``state``."""
+        if addr % GRANULE_SIZE:
+            return f"{prefix}_align"
+        st = self.granule_state(addr)
+        if st is None:
+            return f"{prefix}_bound"
+        if st != int(state):
+            return f"{prefix}_state"
+        return None
+
+    def wipe(self, pa: int) -> None:
+        """Zero the granule at ``pa`` in the RMM's encryption context."""
+        self.platform.mec.store_granule(pa, None, RMM_CONTEXT)
+
+    # --- Non-secure memory the host passes by pointer ----------------------------------------------
+    def check_ns_granule(self, addr: int, prefix: str):
+        """The check of a pointer to a host granule: aligned, tracked DRAM, UNDELEGATED, and its GPI
+        lets the Realm world read it as Non-secure (the GPC would fault otherwise; TF-RMM returns
+        ERROR_INPUT when its access to the host page takes a GPF). Returns the failing label."""
+        label = self.check_granule(addr, GranuleState.UNDELEGATED, prefix)
+        if label is not None:
+            return label
+        if self.platform.gpc_check(addr, PAS.NONSECURE) is not None:
+            return f"{prefix}_pas"
+        return None
+
+    def ns_read(self, addr: int, n: int = GRANULE_SIZE) -> bytes:
+        """Read host memory (already checked with :meth:`check_ns_granule`)."""
+        return self.platform.mec.read(addr, n, _NS_CONTEXT)
+
+    def ns_write(self, addr: int, data: bytes) -> None:
+        """Write host memory (already checked) in the Non-secure context."""
+        self.platform.mec.write(addr, data, _NS_CONTEXT)
+
+    # --- realms, RECs and RTT entries -------------------------------------------------------------
+    def realm_at(self, rd: int):
+        return self.realms.get(rd)
+
+    def measurement(self, rd: int, index: int = 0) -> bytes:
+        """The current RIM (``index`` 0) or REM (1-4) of the realm whose RD is at ``rd``: a debug view
+        (on hardware only the realm itself, through RSI, and its attestation token reveal them)."""
+        if rd not in self.realms:
+            raise KeyError(f"there is no realm with its RD at {rd:#x}")
+        if not 0 <= index <= 4:
+            raise ValueError("measurement index 0 is the RIM, 1-4 the REMs")
+        return bytes(self.realms[rd].measurements[index])
+
+    def read_entry(self, epa: int) -> int:
+        return int(self._words[epa >> 3]) & 0xFFFF_FFFF_FFFF_FFFF
+
+    def write_entry(self, epa: int, value: int) -> None:
+        """Store one RTT entry (firmware writes the table in the RMM's context; dirty above the PoE)."""
+        self._words[epa >> 3] = np.uint64(value).view(np.int64) if value >> 63 else value
+        self.platform.mec.dirty[epa >> 12] = 1
+
+    def fill_rtt(self, rtt: int, entries) -> None:
+        """Store 512 entries (an array of uint64) into the RTT at ``rtt``."""
+        self._words[rtt >> 3:(rtt >> 3) + s2tt.ENTRIES] = np.asarray(entries, dtype=np.uint64).view(np.int64)
+        self.platform.mec.dirty[rtt >> 12] = 1
+
+    def rtt_entries(self, rtt: int) -> np.ndarray:
+        """The 512 entries of the RTT at ``rtt`` (uint64 view)."""
+        return self._words[rtt >> 3:(rtt >> 3) + s2tt.ENTRIES].view(np.uint64)
+
+    def walk(self, realm, ipa: int, level: int):
+        return s2tt.walk(self._words, realm, ipa, level)
+
+    def top_of_non_live(self, w, ipa: int) -> int:
+        """The end of the run of non-live entries from ``ipa`` in the table holding walk ``w``'s
+        entry: ``ipa`` itself if that entry is live, else the IPA of the next live entry in that
+        table, or the end of the table (spec: "top of non-live region")."""
+        size = s2tt.LEVEL_SIZE[w.level]
+        base = ipa & ~(size * s2tt.ENTRIES - 1)
+        ents = self.rtt_entries(w.rtt)
+        start = s2tt.index(ipa, w.level)
+        for j in range(start, s2tt.ENTRIES):
+            if s2tt.is_live(int(ents[j]), w.level):
+                return base + j * size if j > start else ipa
+        return base + s2tt.ENTRIES * size
+
+    def tlbi_realm(self, realm, ipa: int | None = None) -> None:
+        """TLBI IPAS2E1IS + VMALLE1IS (or VMALLS12E1IS) for the realm's VMID on every PE, as the RMM
+        does after breaking a mapping."""
+        dropped = sum(pe.invalidate_guest(PAS.REALM, realm.vmid) for pe in self.platform._pes.values())
+        what = f"IPAS2E1IS {ipa:#x} + VMALLE1IS" if ipa is not None else "VMALLS12E1IS"
+        self.platform.events.append("tlbi", self.actor, f"TLBI {what} for VMID {realm.vmid}: {dropped} entries "
+                                    "dropped", vmid=realm.vmid, ipa=ipa, dropped=dropped)
+
+    # --- invariants ------------------------------------------------------------------------------
+    def check_rtt_invariants(self) -> None:
+        """Every RTT's refcount equals its live entries; every RD's refcount equals its RECs; each
+        ASSIGNED entry maps a DATA granule owned once; each TABLE entry points at an RTT.
+        Raises AssertionError naming the first broken rule (a model bug)."""
+        seen_data = {}
+        for rd, realm in self.realms.items():
+            live_recs = sum(1 for r in realm.recs if r is not None)
+            assert self.granules.refcount(rd) == live_recs, f"RD {rd:#x} refcount != its {live_recs} RECs"
+            for k in range(realm.rtt_num_start):
+                self._check_rtt(realm, realm.rtt_base + k * GRANULE_SIZE, realm.rtt_level_start, seen_data)
+
+    def _check_rtt(self, realm, rtt: int, level: int, seen_data: dict) -> None:
+        g = self.granules
+        assert g.state(rtt) == GranuleState.RTT, f"{rtt:#x} is walked as an RTT but is {g.state(rtt).name}"
+        ents = self.rtt_entries(rtt)
+        live = 0
+        for j in np.nonzero(ents)[0].tolist():
+            e = int(ents[j])
+            hipas, _, pa = s2tt.decode(e, level)
+            if hipas == s2tt.Hipas.TABLE:
+                live += 1
+                self._check_rtt(realm, pa, level + 1, seen_data)
+            elif hipas == s2tt.Hipas.ASSIGNED:
+                live += 1
+                if level == 3:
+                    assert g.state(pa) == GranuleState.DATA, f"RTT entry maps {pa:#x}, which is not DATA"
+                    assert pa not in seen_data, f"DATA granule {pa:#x} is mapped twice"
+                    seen_data[pa] = realm.rd
+            elif hipas == s2tt.Hipas.ASSIGNED_NS:
+                live += 1
+        assert g.refcount(rtt) == live, f"RTT {rtt:#x} has refcount {g.refcount(rtt)} but {live} live entries"
+
+
+def _call_summary(name, regs):
+    return lambda: f"{name}({', '.join(f'{a:#x}' for a in regs)})"
+
+
+def _RmiSummary(name, regs, results, failure):
+    """The event summary of an RMI call, formatted only when shown (building a realm makes many)."""
+
+    def fmt() -> str:
+        shown = ", ".join([describe(results[0])] + [f"{v:#x}" for v in results[1:]])
+        why = f"  [{failure}]" if failure else ""
+        return f"{name} -> {shown}{why}"
+
+    return fmt
+
+
+__all__ = ["Rmm", "RMI_HANDLERS", "RmiHandler", "as_registers", "RMM_CONTEXT"]

@@ -19,10 +19,14 @@ def test_platform_has_an_rmm_with_debug_off_by_default():
 
 def test_dispatch_table_has_one_row_per_command_with_its_register_counts():
     rows = {row.name: (row.fid, row.n_args, row.n_results) for row in RMI_HANDLERS}
-    assert rows == {"RMI_VERSION": (RmiFid.RMI_VERSION, 1, 2),
-                    "RMI_GRANULE_DELEGATE": (RmiFid.RMI_GRANULE_DELEGATE, 1, 0),
-                    "RMI_GRANULE_UNDELEGATE": (RmiFid.RMI_GRANULE_UNDELEGATE, 1, 0),
-                    "RMI_FEATURES": (RmiFid.RMI_FEATURES, 1, 1)}
+    # register use of each command, from the RMM 1.0 command tables (spec/rmm.md section 3)
+    expect = {"VERSION": (1, 2), "GRANULE_DELEGATE": (1, 0), "GRANULE_UNDELEGATE": (1, 0), "DATA_CREATE": (5, 0),
+              "DATA_CREATE_UNKNOWN": (3, 0), "DATA_DESTROY": (2, 2), "REALM_ACTIVATE": (1, 0), "REALM_CREATE": (2, 0),
+              "REALM_DESTROY": (1, 0), "REC_CREATE": (3, 0), "REC_DESTROY": (1, 0), "REC_ENTER": (2, 0),
+              "RTT_CREATE": (4, 0), "RTT_DESTROY": (3, 2), "RTT_MAP_UNPROTECTED": (4, 0), "RTT_READ_ENTRY": (3, 4),
+              "RTT_UNMAP_UNPROTECTED": (3, 1), "PSCI_COMPLETE": (3, 0), "FEATURES": (1, 1), "RTT_FOLD": (3, 1),
+              "REC_AUX_COUNT": (1, 1), "RTT_INIT_RIPAS": (3, 1), "RTT_SET_RIPAS": (4, 1)}
+    assert rows == {f"RMI_{k}": (RmiFid[f"RMI_{k}"], a, r) for k, (a, r) in expect.items()}
 
 
 @pytest.mark.parametrize("row", RMI_HANDLERS, ids=lambda r: r.name)
@@ -31,7 +35,7 @@ def test_every_command_returns_x0_and_its_results(p, row):
     assert len(out) == 1 + row.n_results and all(isinstance(v, int) for v in out)
 
 
-@pytest.mark.parametrize("fid", [0xC4000156, 0xC4000153, 0xC4000158, 0xC400018F])
+@pytest.mark.parametrize("fid", [0xC4000156, 0xC4000160, 0xC4000163, 0xC400016A, 0xC400018F])
 def test_rmi_ids_without_a_handler_are_not_supported(p, fid):
     assert p.smc(fid, 1, 2, 3) == (SMC_NOT_SUPPORTED,)
     assert p.events[-1].kind == "rmi" and "SMC_NOT_SUPPORTED" in p.events[-1].summary

@@ -21,8 +21,8 @@ _ZERO_GRANULE = bytes(GRANULE_SIZE)
 
 
 def _wipe(rmm, addr: int) -> None:
-    """Zero the granule at ``addr`` through the encryption engine in the RMM's context."""
-    rmm.platform.mec.write(addr, _ZERO_GRANULE, RMM_CONTEXT)
+    """Zero the granule at ``addr`` in the RMM's encryption context."""
+    rmm.wipe(addr)
 
 
 def rmi_granule_delegate(rmm, addr: int):
@@ -44,15 +44,12 @@ def rmi_granule_delegate(rmm, addr: int):
     Spec: RMM DEN0137 1.0-rel0, RMI_GRANULE_DELEGATE; failure conditions gran_align..gran_gpt;
     success conditions gran_state (DELEGATED) and gran_gpt (GPT_REALM).
     """
-    g = rmm.granules
-    if not g.is_aligned(addr):  # gran_align
-        return RmiStatus.ERROR_INPUT
-    if not g.is_tracked(addr):  # gran_bound
-        return RmiStatus.ERROR_INPUT
-    if g.state(addr) != GranuleState.UNDELEGATED:  # gran_state
-        return RmiStatus.ERROR_INPUT
+    label = rmm.check_granule(addr, GranuleState.UNDELEGATED, "gran")  # gran_align, gran_bound, gran_state
+    if label:
+        return rmm.fail(label, RmiStatus.ERROR_INPUT)
     if rmm.platform.monitor.gtsi_delegate(addr) != E_RMM_OK:  # gran_gpt
-        return RmiStatus.ERROR_INPUT
+        return rmm.fail("gran_gpt", RmiStatus.ERROR_INPUT)
+    g = rmm.granules
     _wipe(rmm, addr)
     g.transition(addr, GranuleState.DELEGATED)
     return RmiStatus.SUCCESS
@@ -78,16 +75,13 @@ def rmi_granule_undelegate(rmm, addr: int):
     Spec: RMM DEN0137 1.0-rel0, RMI_GRANULE_UNDELEGATE; failure conditions gran_align..gran_state;
     success conditions gran_gpt (GPT_NS), gran_state (UNDELEGATED), gran_content (wiped).
     """
+    label = rmm.check_granule(addr, GranuleState.DELEGATED, "gran")  # gran_align, gran_bound, gran_state
+    if label:
+        return rmm.fail(label, RmiStatus.ERROR_INPUT)
     g = rmm.granules
-    if not g.is_aligned(addr):  # gran_align
-        return RmiStatus.ERROR_INPUT
-    if not g.is_tracked(addr):  # gran_bound
-        return RmiStatus.ERROR_INPUT
-    if g.state(addr) != GranuleState.DELEGATED:  # gran_state
-        return RmiStatus.ERROR_INPUT
     _wipe(rmm, addr)
     if rmm.platform.monitor.gtsi_undelegate(addr) != E_RMM_OK:
-        return RmiStatus.ERROR_INPUT
+        return rmm.fail("gran_gpt", RmiStatus.ERROR_INPUT)
     g.transition(addr, GranuleState.UNDELEGATED)
     return RmiStatus.SUCCESS
 

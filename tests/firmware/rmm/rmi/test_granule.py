@@ -131,8 +131,8 @@ def test_undelegate_wipes_before_el3_changes_the_gpt(p, ns_granule):
     _delegated(p, ns_granule)
     start = p.events.next_seq
     writes_seen = []
-    real = p.mec.write
-    p.mec.write = lambda pa, data, ctx: (writes_seen.append((pa, p.gpi(pa))), real(pa, data, ctx))
+    real = p.mec.store_granule
+    p.mec.store_granule = lambda pa, data, ctx: (writes_seen.append((pa, p.gpi(pa))), real(pa, data, ctx))
     assert p.smc(RmiFid.RMI_GRANULE_UNDELEGATE, ns_granule) == (RmiStatus.SUCCESS,)
     assert writes_seen == [(ns_granule, GPI.REALM)]  # the wipe ran while the granule was still Realm
     assert p.events.kinds(start).count("smc.gtsi") == 1

@@ -1,0 +1,428 @@
+"""Building, running and tearing down a realm, as a KVM-like VMM does it.
+
+A build is a list of :class:`BuildStep`: the learner can run it all (:meth:`Host.build_realm`),
+step through it, or take the plan, change one step and watch the RMM refuse it
+(:meth:`RealmHandle.plan` / :meth:`RealmHandle.execute`).
+
+The realm's memory layout (IPAs):
+
+=======================  ==================================================================
+``ram_base`` (0)         RAM: the image, measured DATA; the rest RIPAS RAM (INIT_RIPAS), backed on
+                         demand with DATA_CREATE_UNKNOWN when the realm first touches it
+``ram_base + ram_size``  (RIPAS EMPTY: the realm may not use it)
+``shared`` (unprotected) one host page mapped with RTT_MAP_UNPROTECTED when the realm touches it
+``console`` (unprotected) an MMIO console: every store exits to the host, which prints it
+=======================  ==================================================================
+
+Spec: RMM DEN0137 1.0-rel0, D1 "Realm creation flow" and D2 "REC entry flow" (the order of RMI
+calls a host makes); Linux ``arch/arm64/kvm/rme.c`` (``realm_create_rd``, ``kvm_realm_populate``,
+``realm_map_ipa``, the REC exit handlers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..arch.pas import PAS
+from ..firmware.psci import PsciFid, PsciReturn
+from ..firmware.rmm import s2tt
+from ..firmware.rmm.exits import ExitReason
+from ..firmware.rmm.measurement import HashAlgo
+from ..firmware.rmm.rmi.rec import index_mpidr
+from ..firmware.rmm.status import RmiStatus
+from ..firmware.rmm.structs import (ENTER_EMUL_MMIO, ENTER_RIPAS_RESPONSE, REALM_PARAMS, REC_FLAG_RUNNABLE,
+                                    REC_PARAMS)
+from ..guest.isa import header
+from .host import GRANULE, HostError
+
+MB = 1 << 20
+
+
+@dataclass
+class RealmConfig:
+    """What the host builds.
+
+    Parameters
+    ----------
+    program : str
+        The guest program (``ccalab.guest.programs``) the image boots.
+    ram_size : int
+        Bytes of realm RAM at IPA ``ram_base`` (a multiple of 2 MiB).
+    image : bytes, optional
+        The image (default: the program's boot header, padded to one page). Its pages are
+        DATA_CREATEd at ``ram_base`` onwards.
+    measure : bool
+        DATA_CREATE with RMI_MEASURE_CONTENT (the page's hash goes into the RIM).
+    populate : bool
+        DATA_CREATE (zeros, measured) every page of RAM up front instead of on demand: what the
+        benchmark of a fully measured realm does.
+    s2sz, rtt_level_start : int
+        IPA width and RTT start level (40 bits from level 0, one root RTT, as the ACS's default).
+    hash_algo : str
+        ``"sha256"`` or ``"sha512"``.
+    rpv : bytes
+        Realm Personalization Value (64 bytes at most; not measured, reported in the token).
+    recs : int
+        Number of RECs (REC 0 runnable, the others started by PSCI CPU_ON).
+    vmid : int
+    arg : int
+        Program argument (X5).
+    shared, console : bool
+        Give the realm a shared page / an MMIO console in the unprotected half.
+    """
+
+    program: str = "hello"
+    ram_size: int = 2 * MB
+    image: bytes | None = None
+    measure: bool = True
+    populate: bool = False
+    s2sz: int = 40
+    rtt_level_start: int = 0
+    hash_algo: str = "sha256"
+    rpv: bytes = b""
+    recs: int = 1
+    vmid: int = 1
+    arg: int = 0
+    shared: bool = True
+    console: bool = True
+    ram_base: int = 0
+
+    def params(self) -> dict:
+        return {"flags": 0, "s2sz": self.s2sz, "sve_vl": 0, "num_bps": 1, "num_wps": 1, "pmu_num_ctrs": 0,
+                "hash_algo": HashAlgo.SHA_256 if self.hash_algo == "sha256" else HashAlgo.SHA_512,
+                "rpv": bytes(self.rpv).ljust(64, b"\0")[:64], "vmid": self.vmid,
+                "rtt_level_start": self.rtt_level_start,
+                "rtt_num_start": s2tt.rtt_num_start(self.s2sz, self.rtt_level_start)}
+
+    @property
+    def unprotected_base(self) -> int:
+        return 1 << (self.s2sz - 1)
+
+    @property
+    def console_ipa(self) -> int:
+        return self.unprotected_base + 0x1000 if self.console else 0
+
+    @property
+    def shared_ipa(self) -> int:
+        return self.unprotected_base + self.ram_base + self.ram_size - GRANULE if self.shared else 0
+
+    @property
+    def scratch_ipa(self) -> int:
+        return self.ram_base + GRANULE  # second page of RAM
+
+    def boot_gprs(self) -> list:
+        return [self.ram_base, self.ram_size, self.console_ipa, self.shared_ipa, self.scratch_ipa, self.arg, 0, 0]
+
+    def image_bytes(self) -> bytes:
+        img = self.image if self.image is not None else header(self.program)
+        return bytes(img).ljust(-(-len(img) // GRANULE) * GRANULE, b"\0")
+
+
+@dataclass
+class BuildStep:
+    """One RMI call of a build plan: the command, its arguments, and what the step is for."""
+
+    command: str
+    args: tuple
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.command}({', '.join(f'{a:#x}' for a in self.args)})  # {self.why}"
+
+
+@dataclass
+class RunReport:
+    """What happened while the host ran a realm."""
+
+    exits: list = field(default_factory=list)  # (rec index, reason name, detail)
+    console: list = field(default_factory=list)
+    host_calls: list = field(default_factory=list)
+    stopped: str = ""
+
+    def text(self) -> str:
+        lines = [f"REC {i} exit {reason}: {detail}" for i, reason, detail in self.exits]
+        lines += [f"console: {c}" for c in self.console]
+        lines.append(f"stopped: {self.stopped}")
+        return "\n".join(lines)
+
+
+class RealmHandle:
+    """A realm the host built (or is building): its granules, RECs, and the host's book-keeping."""
+
+    def __init__(self, host, config: RealmConfig):
+        self.host, self.cfg, self.p = host, config, host.p
+        self.rd = None
+        self.rtt_base = None
+        self.rtts = {}  # (ipa of the region, level) -> PA of the RTT
+        self.data = {}  # ipa -> PA of the DATA granule
+        self.recs = []  # PA of each REC
+        self.aux = []
+        self.runs = []  # the RmiRecRun page of each REC
+        self.unprotected = {}  # ipa -> host PA mapped there
+        self.console_buf = ""
+        self.console = []
+        self.host_call_handler = lambda imm, gprs: [g + 1 for g in gprs]
+        self.reject_ripas = False
+        self.image_pa = None
+
+    # --- plan and build ----------------------------------------------------------------------------
+    def _ensure_rtts(self, ipa: int, level: int = 3, record=None) -> None:
+        """RTT_CREATE the tables from the start level down to ``level`` for ``ipa``, where missing."""
+        sl = self.cfg.rtt_level_start
+        for lvl in range(sl + 1, level + 1):
+            region = ipa & ~(s2tt.LEVEL_SIZE[lvl - 1] - 1)
+            if (region, lvl) in self.rtts:
+                continue
+            rtt = self.host.delegate(1)[0]
+            call = self.host.rmi("RTT_CREATE", self.rd, rtt, region, lvl)
+            if record is not None:
+                record.append(call)
+            if call.status == RmiStatus.ERROR_RTT and call.index == lvl - 1:
+                self.host.must("GRANULE_UNDELEGATE", rtt)  # it exists already
+                self.host.free(rtt)
+                self.rtts[(region, lvl)] = None
+                continue
+            if not call.ok:
+                raise HostError(call, f"could not create the level-{lvl} RTT for IPA {ipa:#x}")
+            self.rtts[(region, lvl)] = rtt
+
+    def build(self, progress=None) -> "RealmHandle":
+        """Run the whole build: delegate, REALM_CREATE, RTTs, DATA, INIT_RIPAS, RECs, ACTIVATE."""
+        h, cfg, p = self.host, self.cfg, self.p
+        prm = cfg.params()
+        num = prm["rtt_num_start"]
+        self.rd = h.delegate(1)[0]
+        roots = h.delegate(num)
+        self.rtt_base = roots[0]
+        prm["rtt_base"] = self.rtt_base
+        params_pa = h.write_struct(REALM_PARAMS, prm)
+        h.must("REALM_CREATE", self.rd, params_pa, hint="RmiRealmParams refused")
+        # the image, copied into host memory first (as a VMM loads it), then DATA_CREATE page by page
+        image = cfg.image_bytes()
+        npages = len(image) // GRANULE
+        ram_pages = cfg.ram_size // GRANULE
+        if npages > ram_pages:
+            raise ValueError(f"the image ({npages} pages) does not fit in {cfg.ram_size} bytes of RAM")
+        total = ram_pages if cfg.populate else npages
+        src = h.alloc(total)
+        self.image_pa = src
+        blob = image.ljust(total * GRANULE, b"\0") if cfg.populate else image
+        p.phys_write(src, blob, PAS.NONSECURE)
+        flags = 1 if cfg.measure else 0
+        data = h.delegate(total) if total else []
+        for i in range(total):
+            ipa = cfg.ram_base + i * GRANULE
+            if i % 512 == 0:
+                self._ensure_rtts(ipa, 3)
+            h.must("DATA_CREATE", self.rd, data[i], ipa, src + i * GRANULE, flags)
+            self.data[ipa] = data[i]
+            if progress is not None and i % 4096 == 0:
+                progress(i, total)
+        # the rest of RAM: RIPAS RAM, backed when the realm touches it
+        base, top = cfg.ram_base + total * GRANULE, cfg.ram_base + cfg.ram_size
+        while base < top:
+            call = h.rmi("RTT_INIT_RIPAS", self.rd, base, top)
+            if call.status == RmiStatus.ERROR_RTT:
+                self._ensure_rtts(base, call.index + 1)
+                continue
+            if not call.ok:
+                raise HostError(call, "RTT_INIT_RIPAS failed")
+            base = call.results[1]
+        # the RECs
+        aux_n = h.must("REC_AUX_COUNT", self.rd).results[1]
+        for k in range(cfg.recs):
+            rec = h.delegate(1)[0]
+            aux = h.delegate(aux_n)
+            rp = {"flags": REC_FLAG_RUNNABLE if k == 0 else 0, "mpidr": index_mpidr(k),
+                  "pc": cfg.ram_base, "gprs": cfg.boot_gprs(), "num_aux": aux_n, "aux": aux}
+            h.must("REC_CREATE", self.rd, rec, h.write_struct(REC_PARAMS, rp))
+            self.recs.append(rec)
+            self.aux.append(aux)
+            self.runs.append(h.alloc())
+        h.must("REALM_ACTIVATE", self.rd)
+        return self
+
+    # --- measurement --------------------------------------------------------------------------------------
+    @property
+    def rim(self) -> bytes:
+        return self.p.rmm.measurement(self.rd, 0)
+
+    # --- running ----------------------------------------------------------------------------------------
+    def enter(self, k: int = 0, flags: int = 0, gprs=()):
+        """One REC_ENTER of REC ``k``; returns ``(call, exit fields)``."""
+        h = self.host
+        run = self.runs[k]
+        h.write_enter(run, flags, gprs)
+        call = h.rmi("REC_ENTER", self.recs[k], run)
+        return call, (h.read_exit(run) if call.ok else None)
+
+    def run(self, max_exits: int = 10_000) -> RunReport:
+        """Run the realm's RECs, servicing every exit as a VMM does, until the realm powers off or no
+        REC can run. Returns a :class:`RunReport`."""
+        report = RunReport()
+        runnable = {0}
+        answer = {k: (0, ()) for k in range(len(self.recs))}
+        for _ in range(max_exits):
+            if not runnable:
+                report.stopped = "no REC is runnable"
+                break
+            k = min(runnable)
+            flags, gprs = answer[k]
+            call, ex = self.enter(k, flags, gprs)
+            answer[k] = (0, ())
+            if not call.ok:
+                report.stopped = f"REC_ENTER failed: {call}"
+                break
+            reason = ex["exit_reason"]
+            detail, stop = self._service(k, ex, answer, runnable, report)
+            report.exits.append((k, ExitReason.NAMES[reason] if reason < 7 else str(reason), detail))
+            if stop:
+                report.stopped = stop
+                break
+        else:
+            report.stopped = f"gave up after {max_exits} exits"
+        report.console = list(self.console)
+        return report
+
+    def _service(self, k, ex, answer, runnable, report):
+        reason = ex["exit_reason"]
+        h = self.host
+        if reason == ExitReason.SYNC:
+            esr, hpfar = ex["esr"], ex["hpfar"]
+            ipa = (hpfar >> 4) << 12
+            ec = esr >> 26
+            if ec == 0x01:
+                return "WFI trapped", None
+            isv = (esr >> 24) & 1
+            write = (esr >> 6) & 1
+            if isv:  # emulatable MMIO
+                ipa |= ex["far"] & 0xFFF
+                if ipa == self.cfg.console_ipa and write:
+                    self._console(ex["gprs"][0])
+                    answer[k] = (ENTER_EMUL_MMIO, ())
+                    return f"MMIO write {ex['gprs'][0]:#x} to the console", None
+                answer[k] = (ENTER_EMUL_MMIO, (0,))
+                return f"MMIO {'write' if write else 'read'} at {ipa:#x} (no device: reads 0)", None
+            if ipa >= self.cfg.unprotected_base:
+                self.map_unprotected(ipa)
+                return f"data abort at unprotected IPA {ipa:#x}: mapped a host page", None
+            self.back(ipa)
+            return f"data abort at protected IPA {ipa:#x}: backed it with DATA_CREATE_UNKNOWN", None
+        if reason == ExitReason.IRQ:
+            return "host timer", None
+        if reason == ExitReason.RIPAS_CHANGE:
+            base, top, value = ex["ripas_base"], ex["ripas_top"], ex["ripas_value"]
+            if self.reject_ripas and value == s2tt.Ripas.RAM:
+                answer[k] = (ENTER_RIPAS_RESPONSE, ())
+                return f"RIPAS change [{base:#x}, {top:#x}) -> RAM rejected", None
+            self.set_ripas(k, base, top)
+            return f"RIPAS change [{base:#x}, {top:#x}) -> {s2tt.Ripas(value).name} applied", None
+        if reason == ExitReason.HOST_CALL:
+            out = list(self.host_call_handler(ex["imm"], ex["gprs"]))
+            report.host_calls.append((ex["imm"], ex["gprs"][:4]))
+            answer[k] = (0, out)
+            return f"host call imm {ex['imm']:#x}", None
+        if reason == ExitReason.PSCI:
+            fid = ex["gprs"][0]
+            if fid in (PsciFid.CPU_ON, PsciFid.CPU_ON_32):
+                target = ex["gprs"][1]
+                t = _mpidr_to_index(target)
+                h.must("PSCI_COMPLETE", self.recs[k], self.recs[t], PsciReturn.SUCCESS.register)
+                runnable.add(t)
+                return f"PSCI CPU_ON({target:#x}): completed, REC {t} started", None
+            if fid in (PsciFid.AFFINITY_INFO, PsciFid.AFFINITY_INFO_32):
+                t = _mpidr_to_index(ex["gprs"][1])
+                h.must("PSCI_COMPLETE", self.recs[k], self.recs[t], 0)
+                return "PSCI AFFINITY_INFO completed", None
+            if fid == PsciFid.CPU_OFF:
+                runnable.discard(k)
+                return "PSCI CPU_OFF", None
+            if fid in (PsciFid.SYSTEM_OFF, PsciFid.SYSTEM_RESET):
+                return f"PSCI {PsciFid(fid).name}", f"the realm called PSCI {PsciFid(fid).name}"
+            return f"PSCI {fid:#x}", None
+        return f"exit reason {reason}", None
+
+    def _console(self, word: int) -> None:
+        self.console_buf += word.to_bytes(8, "little").rstrip(b"\0").decode(errors="replace")
+        while "\n" in self.console_buf:
+            line, self.console_buf = self.console_buf.split("\n", 1)
+            self.console.append(line)
+
+    # --- memory services ----------------------------------------------------------------------------------
+    def back(self, ipa: int) -> int:
+        """Back the protected page at ``ipa`` with a fresh granule (DATA_CREATE_UNKNOWN)."""
+        ipa &= ~(GRANULE - 1)
+        self._ensure_rtts(ipa, 3)
+        pa = self.host.delegate(1)[0]
+        self.host.must("DATA_CREATE_UNKNOWN", self.rd, pa, ipa)
+        self.data[ipa] = pa
+        return pa
+
+    def map_unprotected(self, ipa: int, pa: int | None = None) -> int:
+        """Map a host page at the unprotected ``ipa`` (RTT_MAP_UNPROTECTED, Normal WB, read/write)."""
+        ipa &= ~(GRANULE - 1)
+        self._ensure_rtts(ipa, 3)
+        pa = self.host.alloc() if pa is None else pa
+        desc = pa | (0b110 << 2) | (0b11 << 6)
+        self.host.must("RTT_MAP_UNPROTECTED", self.rd, ipa, 3, desc)
+        self.unprotected[ipa] = pa
+        return pa
+
+    def set_ripas(self, k: int, base: int, top: int) -> None:
+        """Apply the REC's RIPAS change with RTT_SET_RIPAS, creating RTTs where a block is in the way."""
+        while base < top:
+            call = self.host.rmi("RTT_SET_RIPAS", self.rd, self.recs[k], base, top)
+            if call.status == RmiStatus.ERROR_RTT and call.index < 3:
+                self._ensure_rtts(base, call.index + 1)
+                continue
+            if not call.ok:
+                break  # the REC sees how far the host got
+            base = call.results[1]
+
+    # --- teardown -------------------------------------------------------------------------------------------
+    def destroy(self) -> None:
+        """Tear the realm down: DATA_DESTROY, RTT_DESTROY (deepest first), REC_DESTROY,
+        REALM_DESTROY, and undelegate every granule back to the host."""
+        h = self.host
+        freed = []
+        for ipa in sorted(self.data):
+            call = h.must("DATA_DESTROY", self.rd, ipa)
+            freed.append(call.results[1])
+        self.data.clear()
+        for ipa in sorted(self.unprotected):
+            h.must("RTT_UNMAP_UNPROTECTED", self.rd, ipa, 3)
+        self.unprotected.clear()
+        for (region, lvl), rtt in sorted(self.rtts.items(), key=lambda kv: -kv[0][1]):
+            if rtt is None:
+                continue
+            call = h.must("RTT_DESTROY", self.rd, region, lvl)
+            freed.append(call.results[1])
+        self.rtts.clear()
+        for rec, aux in zip(self.recs, self.aux):
+            h.must("REC_DESTROY", rec)
+            freed += [rec, *aux]
+        h.must("REALM_DESTROY", self.rd)
+        num = s2tt.rtt_num_start(self.cfg.s2sz, self.cfg.rtt_level_start)
+        freed += [self.rd] + [self.rtt_base + i * GRANULE for i in range(num)]
+        for pa in freed:
+            h.must("GRANULE_UNDELEGATE", pa)
+            h.free(pa)
+        self.recs, self.aux = [], []
+
+
+def _mpidr_to_index(mpidr: int) -> int:
+    from ..firmware.rmm.rmi.rec import mpidr_index
+
+    return mpidr_index(mpidr) or 0
+
+
+def build_realm(host, config: RealmConfig | None = None, progress=None, **kwargs) -> RealmHandle:
+    cfg = config if config is not None else RealmConfig(**kwargs)
+    handle = RealmHandle(host, cfg).build(progress)
+    host.realms.append(handle)
+    return handle
+
+
+__all__ = ["RealmConfig", "RealmHandle", "RunReport", "BuildStep", "build_realm"]
