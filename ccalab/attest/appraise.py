@@ -7,14 +7,14 @@ was signed with what the verifier was told to expect, and writes the conclusion 
 
 When verification fails, the trust vectors say so and nothing is appraised:
 
-==========================================  ==========================================  ===========
-verification outcome                        CCA_SSD_PLATFORM                            CCA_REALM
-==========================================  ==========================================  ===========
-syntax failed                               every claim 99                              every claim 99
-no CPAK endorsed for the platform           instance-identity 97 (unrecognized)         all 0
-CPAK unusable, or platform signature bad    every claim 99                              all 0
-RAK, realm signature, binding or freshness  appraised as below                          every claim 99
-==========================================  ==========================================  ===========
+==========================================  ===================================  ==============
+verification outcome                        CCA_SSD_PLATFORM                     CCA_REALM
+==========================================  ===================================  ==============
+syntax failed                               every claim 99                       every claim 99
+no CPAK endorsed for the platform           instance-identity 97 (unrecognized)  all 0
+CPAK unusable, or platform signature bad    every claim 99                       all 0
+RAK, realm signature, binding or freshness  appraised as below                   every claim 99
+==========================================  ===================================  ==============
 
 When it succeeds, the platform is appraised by implementation ID and the realm by RIM:
 
@@ -46,7 +46,8 @@ PLATFORM_SUBMOD = "CCA_SSD_PLATFORM"
 REALM_SUBMOD = "CCA_REALM"
 
 
-def appraise(evidence, reference_values=None, endorsements=None, nonce=None, trust_anchor=None) -> AttestationResult:
+def appraise(evidence, reference_values=None, endorsements=None, nonce=None,
+             trust_anchor=None) -> AttestationResult:
     """Verify (if needed) and appraise a CCA token; return an EAR-shaped attestation result.
 
     Parameters
@@ -184,7 +185,8 @@ def _match_platform(ref, p) -> tuple:
     unmatched = [c for c in p["cca-platform-sw-components"] if not any(r.matches(c) for r in ref.sw_components)]
     if unmatched:
         exe = ear.UNRECOGNIZED_RUNTIME
-        names = ", ".join(f"{c.get('measurement-type', '(no type)')} {_short(c['measurement-value'])}" for c in unmatched)
+        names = ", ".join(f"{c.get('measurement-type', '(no type)')} {_short(c['measurement-value'])}"
+                          for c in unmatched)
         reasons.append(f"{len(unmatched)} of {len(p['cca-platform-sw-components'])} sw-component(s) match "
                        f"no reference value: {names}")
     else:

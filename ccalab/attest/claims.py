@@ -10,7 +10,8 @@ uses, so they match what a verifier's annotated evidence shows.
 :func:`check_claims` applies their rules and returns the claims by name; :func:`encode_claims` goes
 the other way for token producers.
 
-Spec: draft-ffm-rats-cca-token (CDDL ``cca-platform-claims``, ``cca-realm-claims``); Veraison
+Spec: Arm CCA RMM DEN0137, chapter A7 (Realm attestation: the token and its claims);
+draft-ffm-rats-cca-token (CDDL ``cca-platform-claims``, ``cca-realm-claims``); Veraison
 ccatoken ``platform/claims.go`` and ``realm/claims.go`` (names, size rules); psatoken
 ``swcomponent.go`` (sw-component keys); TF-RMM ``attestation_token.c`` (what the RMM emits).
 """

@@ -302,6 +302,9 @@ class AttestationResult:
     def __str__(self) -> str:
         return self.text()
 
+    def _repr_pretty_(self, p, cycle) -> None:  # how IPython and Jupyter show it: the report
+        p.text(self.text())
+
 
 def _jsonable(x):
     if isinstance(x, bytes):

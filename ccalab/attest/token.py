@@ -3,10 +3,10 @@
 A CCA token is a CBOR collection of two COSE_Sign1 messages: the platform token under key 44234
 and the realm token under key 44241. Two envelopes exist:
 
-=============  ====================================================  ==================================
-``cmw-907``    ``907({44234: [263, bstr], 44241: [263, bstr]})``     RMM 1.1 and later (TF-RMM default)
-``legacy-399`` ``399({44234: bstr, 44241: bstr})``                   RMM 1.0
-=============  ====================================================  ==================================
+==============  =================================================  ==================================
+``cmw-907``     ``907({44234: [263, bstr], 44241: [263, bstr]})``  RMM 1.1 and later (TF-RMM default)
+``legacy-399``  ``399({44234: bstr, 44241: bstr})``                RMM 1.0
+==============  =================================================  ==================================
 
 263 is the CoAP content format of ``application/eat+cwt``; each bstr holds a COSE_Sign1 message.
 :func:`decode` checks the whole syntax (envelope, COSE structure, every claim rule of
@@ -82,6 +82,9 @@ class Token:
             for name, value in claims.items():
                 lines.append(f"    {name}: {_show(name, value)}")
         return "\n".join(lines)
+
+    def _repr_pretty_(self, p, cycle) -> None:  # how IPython and Jupyter show it: the claims
+        p.text(str(self))
 
 
 def decode(token_bytes) -> Token:
@@ -161,7 +164,8 @@ def _entry_bytes(entry, envelope, label, part) -> bytes:
             raise TokenError(f"the {where} has content format {ctype!r}; a CCA token part is "
                              f"{COAP_EAT_CWT} (application/eat+cwt)", part)
     if not isinstance(entry, bytes):
-        hint = " (a COSE_Sign1 must be wrapped in a bstr here)" if isinstance(entry, (cbor.Tag, list, tuple)) else ""
+        bare = isinstance(entry, (cbor.Tag, list, tuple))
+        hint = " (a COSE_Sign1 must be wrapped in a bstr here)" if bare else ""
         raise TokenError(f"the {where} must hold a bstr, got {cbor.kind(entry)}{hint}", part)
     return entry
 

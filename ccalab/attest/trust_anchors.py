@@ -26,6 +26,7 @@ import json
 import os
 from collections.abc import Mapping
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -110,33 +111,39 @@ def private_key_from_jwk(jwk: Mapping):
 def load_public_key(obj):
     """An EC public key from a PEM (str or bytes), a JWK dict or a ``cryptography`` key.
 
-    Raises TrustAnchorError if the object holds no usable EC key.
+    Raises TrustAnchorError if the object holds no usable key: not EC, or on a curve other than
+    P-256, P-384 and P-521 (the curves of ES256, ES384 and ES512).
     """
     if isinstance(obj, ec.EllipticCurvePrivateKey):
-        return obj.public_key()
+        obj = obj.public_key()
     if isinstance(obj, ec.EllipticCurvePublicKey):
-        return obj
+        return _on_cose_curve(obj)
     if isinstance(obj, Mapping):
         return key_from_jwk(obj)
     if isinstance(obj, str):
         obj = obj.encode()
     if isinstance(obj, (bytes, bytearray)):
         data = bytes(obj)
-        if b"PRIVATE KEY-----" in data:
-            try:
-                key = serialization.load_pem_private_key(data, password=None)
-            except (ValueError, TypeError) as e:
-                raise TrustAnchorError(f"cannot read the PEM private key: {e}") from None
-            key = key.public_key()
-        else:
-            try:
+        private = b"PRIVATE KEY-----" in data
+        try:
+            if private:
+                key = serialization.load_pem_private_key(data, password=None).public_key()
+            else:
                 key = serialization.load_pem_public_key(data)
-            except (ValueError, TypeError) as e:
-                raise TrustAnchorError(f"cannot read the PEM public key: {e}") from None
+        except (ValueError, TypeError, UnsupportedAlgorithm) as e:
+            raise TrustAnchorError(f"cannot read the PEM {'private' if private else 'public'} key: {e}") from None
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise TrustAnchorError(f"the PEM holds a {type(key).__name__}; a CPAK is an EC key")
-        return key
+        return _on_cose_curve(key)
     raise TrustAnchorError(f"cannot make a public key from a {type(obj).__name__}")
+
+
+def _on_cose_curve(key):
+    try:
+        cose.algorithm_for_key(key)
+    except cose.CoseError:
+        raise TrustAnchorError(f"the key is on {key.curve.name}; a CPAK is on P-256, P-384 or P-521") from None
+    return key
 
 
 def _hex_id(v, what) -> bytes | None:
@@ -198,7 +205,8 @@ class TrustAnchorStore:
     @classmethod
     def from_json(cls, source) -> "TrustAnchorStore":
         """A store from parsed JSON (a list, or one entry), JSON text, or a path to a JSON file."""
-        if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith(("[", "{"))):
+        is_path = isinstance(source, str) and not source.lstrip().startswith(("[", "{"))
+        if isinstance(source, os.PathLike) or is_path:
             with open(source, encoding="utf-8") as f:
                 source = f.read()
         if isinstance(source, (bytes, bytearray)):

@@ -2,23 +2,23 @@
 
 The steps, in the order a verifier takes them:
 
-====================  =========================================================  ==================
-step                  passes when                                                needs
-====================  =========================================================  ==================
-``syntax``            the token decodes: tag, envelope, COSE_Sign1 structure,    (nothing)
-                      every claim's type and size, known profiles, no duplicate
-                      map keys
-``trust_anchor``      a CPAK is known for the platform's implementation and       syntax
-                      instance IDs (or one was given directly) and is usable
-``platform_signature``the CPAK verifies the platform token's signature            trust_anchor
-``realm_key``         the RAK claim decodes as a P-384 key: a raw point without   syntax
-                      a realm profile, a COSE_Key with one
-``realm_signature``   the RAK verifies the realm token's ES384 signature          realm_key
-``binding``           ``H(RAK claim bytes) == platform challenge``, H named by    syntax
-                      claim 44240: the platform vouches for this RAK
-``freshness``         the realm challenge equals the verifier's nonce             syntax
-                      (zero-padded to 64 bytes); skipped without a nonce
-====================  =========================================================  ==================
+======================  ==========================================================  ==================
+step                    passes when                                                 needs
+======================  ==========================================================  ==================
+``syntax``              the token decodes: tag, envelope, COSE_Sign1 structure,     (nothing)
+                        every claim's type and size, known profiles and
+                        algorithms, no repeated map key
+``trust_anchor``        a CPAK is endorsed for the platform's implementation and    syntax
+                        instance IDs (or one was given directly) and is usable
+``platform_signature``  the CPAK verifies the platform token's signature            trust_anchor
+``realm_key``           the RAK claim decodes as a P-384 key: a raw point without   syntax
+                        a realm profile, a COSE_Key with one
+``realm_signature``     the RAK verifies the realm token's ES384 signature          realm_key
+``binding``             ``H(RAK claim bytes) == platform challenge``, H named by    syntax
+                        claim 44240: the platform vouches for this RAK
+``freshness``           the realm challenge equals the verifier's nonce             syntax
+                        (zero-padded to 64 bytes); skipped without a nonce
+======================  ==========================================================  ==================
 
 A step whose prerequisite failed is reported as skipped. The token is valid when every step but
 ``freshness`` passed and ``freshness`` did not fail. Bad input of any kind gives a failed step
@@ -146,6 +146,9 @@ class Verification:
 
     def __repr__(self) -> str:
         return f"<Verification ok={self.ok} failed={[s.name for s in self.failed]}>"
+
+    def _repr_pretty_(self, p, cycle) -> None:  # how IPython and Jupyter show it: the report
+        p.text(self.text())
 
 
 class _Context:

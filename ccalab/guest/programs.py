@@ -101,6 +101,10 @@ def linux_boot(cpu):
     yield from puts(cpu, console, f"realm: host call returned {back[:3]}")
     r = yield from cpu.cpu_on(1, cpu.pc, 0xC0FFEE)
     yield from puts(cpu, console, f"realm: CPU_ON(1) -> {PsciReturn(r).name}")
+    if r == PsciReturn.SUCCESS:
+        while (yield from cpu.affinity_info(1)) != 1:  # wait until CPU 1 has switched itself off
+            pass
+    yield from puts(cpu, console, "realm: powering off")
     yield from cpu.system_off()
 
 

@@ -244,6 +244,12 @@ class RealmHandle:
         h.must("REALM_ACTIVATE", self.rd)
         return self
 
+    def guest(self, k: int = 0):
+        """The guest program's view of REC ``k`` (its :class:`~ccalab.guest.GuestCpu`: console,
+        notes), once it has run; None before."""
+        vc = self.p.rmm.recs[self.recs[k]].cpu
+        return None if vc is None else vc.cpu
+
     # --- measurement --------------------------------------------------------------------------------------
     @property
     def rim(self) -> bytes:
@@ -264,11 +270,13 @@ class RealmHandle:
         report = RunReport()
         runnable = {0}
         answer = {k: (0, ()) for k in range(len(self.recs))}
+        k = -1
         for _ in range(max_exits):
             if not runnable:
                 report.stopped = "no REC is runnable"
                 break
-            k = min(runnable)
+            later = sorted(r for r in runnable if r > k)
+            k = later[0] if later else min(runnable)  # round robin over the runnable RECs
             flags, gprs = answer[k]
             call, ex = self.enter(k, flags, gprs)
             answer[k] = (0, ())

@@ -134,3 +134,10 @@ def test_str_shows_both_claim_sets():
     assert "platform token (ES256" in text and "realm token (ES384" in text
     assert "cca-realm-profile: 'tag:arm.com,2023:realm#1.0.0'" in text
     assert "0x3000 secured" in text
+
+
+def test_ipython_shows_the_claims():
+    from IPython.lib.pretty import pretty
+
+    t = decode(read("cca_token.cbor"))
+    assert pretty(t) == str(t)

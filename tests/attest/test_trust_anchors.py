@@ -122,3 +122,13 @@ def test_a_store_writes_the_ta_json_layout(keys):
     assert same(again.lookup(bytes(32), b"\x01" * 33).public_key(), keys["cpak256"].public_key())
     with pytest.raises(TrustAnchorError, match="hex"):
         store.add(keys["cpak256"], "zz")
+
+
+def test_a_key_on_a_curve_cose_does_not_sign_with_is_refused():
+    k1 = ec.generate_private_key(ec.SECP256K1())
+    pem = k1.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    for obj in (k1, k1.public_key(), pem):
+        with pytest.raises(TrustAnchorError, match="secp256k1"):
+            load_public_key(obj)
+        with pytest.raises(TrustAnchorError):
+            as_trust_anchor(obj).public_key() if isinstance(obj, bytes) else as_trust_anchor(obj)

@@ -307,3 +307,17 @@ def test_a_verification_reads_like_a_mapping_of_steps(keys, make_token):
     d = v.as_dict()
     assert d["ok"] is True and d["steps"][0]["name"] == "syntax"
     assert "ok=True" in repr(v)
+
+
+def test_a_cpak_on_an_unsupported_curve_fails_the_trust_anchor():
+    k1 = ec.generate_private_key(ec.SECP256K1())
+    for ta in (k1.public_key(), k1):
+        v = verify(read("cca_token.cbor"), ta)
+        assert v["trust_anchor"].passed is False and v["trust_anchor"].code == "bad-trust-anchor"
+
+
+def test_ipython_shows_the_report(keys, make_token):
+    from IPython.lib.pretty import pretty
+
+    v = verify(make_token(), keys["cpak384"])
+    assert pretty(v) == v.text()

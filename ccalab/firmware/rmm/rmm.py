@@ -168,8 +168,14 @@ class Rmm:
         else:
             results = (int(out),) + (0,) * row.n_results
         assert len(results) == 1 + row.n_results, f"{row.name} returned {len(results)} registers"
+        extra = {}
+        if results[0] == 0 and row.name in _MEASURED:  # the RIM after each measured command
+            realm = self.realms.get(regs[0])
+            if realm is not None:
+                extra["rim"] = realm.measurements[0]
         log.append("rmi", self.actor, _RmiSummary(row.name, regs, results, self.last_failure), fid=fid,
-                   command=row.name, args=regs, results=results, failure=self.last_failure, phase="return")
+                   command=row.name, args=regs, results=results, failure=self.last_failure, phase="return",
+                   **extra)
         if self.debug:
             self.granules.check_invariants()
             self.check_rtt_invariants()
@@ -311,6 +317,10 @@ class Rmm:
             elif hipas == s2tt.Hipas.ASSIGNED_NS:
                 live += 1
         assert g.refcount(rtt) == live, f"RTT {rtt:#x} has refcount {g.refcount(rtt)} but {live} live entries"
+
+
+#: The commands that extend the RIM (their "return" event carries the RIM after the call).
+_MEASURED = frozenset({"RMI_REALM_CREATE", "RMI_DATA_CREATE", "RMI_REC_CREATE", "RMI_RTT_INIT_RIPAS"})
 
 
 def _call_summary(name, regs):
