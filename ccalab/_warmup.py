@@ -23,6 +23,8 @@ def warmup(verbose: bool = False) -> float:
     pa = np.zeros(1, np.int64)
     pas = np.ones(1, np.int64)
     gk.gpc_check_batch(pa, pas, np.empty(1, np.uint8), np.empty(1, np.uint8), mem.words, ctx)
+    gk.gpc_check_one(0, 1, mem.words, ctx)  # the RMM's check of a host page it is handed
+    gk.gpc_cache_invalidate_small(ctx, 0, 4096)  # TLBI RPALOS of one granule (every delegation)
     from .arch.mmu import _kernels as mk
 
     pctx = np.zeros(mk.PHEADER + mk.TLB_WORDS * 4 + mk.WC_WORDS * 4, np.int64)

@@ -129,6 +129,12 @@ def _fmt_size(n: int) -> str:
     return f"{n} B"
 
 
+def _first_token(rmm, realm, challenge: bytes) -> bytes:
+    """The RMM's token provider until the platform's attestation service exists: creating the
+    service (``platform.attestation``) installs its own provider in place of this one."""
+    return rmm.platform.attestation.token_provider(rmm, realm, challenge)
+
+
 class Platform:
     """An RME machine: memory map, physical memory, GPT and GPC, and the EL3 monitor.
 
@@ -186,6 +192,8 @@ class Platform:
         self.mec = MemoryEncryptionEngine(self.memory, self.monitor.mec_key_schedule, self._default_context)
         self.monitor.boot(self.pas_regions, self.gpt_area)
         self.rmm = Rmm(self)
+        self._attestation = None  # the attestation service (CPAK, RAK, tokens), created on first use
+        self.rmm.token_provider = _first_token
 
     # --- construction ----------------------------------------------------------------------
     @staticmethod
@@ -280,8 +288,29 @@ class Platform:
         return self.monitor.ns_smc(fid, args)
 
     def fresh(self) -> "Platform":
-        """A newly booted machine with the same parameters and layout (what a widget's Reset uses)."""
-        return Platform(**self.params)
+        """A newly booted machine with the same parameters and layout (what a widget's Reset uses).
+        It keeps this machine's CPAK; its RAK is the next boot's."""
+        q = Platform(**self.params)
+        if self._attestation is not None:
+            from .firmware.attestation import AttestationService
+
+            state = dict(self._attestation.state(), boot=self._attestation.boot + 1)
+            AttestationService.from_state(q, state).install()
+        return q
+
+    @property
+    def attestation(self):
+        """The machine's attestation service (:mod:`ccalab.firmware.attestation`): its CPAK, this
+        boot's RAK, and the tokens the RMM returns to realms. Created on first use."""
+        if self._attestation is None:
+            from .firmware.attestation import install
+
+            install(self)
+        return self._attestation
+
+    @attestation.setter
+    def attestation(self, service) -> None:
+        self._attestation = service
 
     @property
     def layout(self) -> PlatformLayout:
@@ -470,6 +499,11 @@ class Platform:
         self.events.append("gpc.fault", "GPC", fault.explain(), pa=pa, pas=int(pas), gpcsc=fault.gpcsc,
                            fault_kind=fault.kind.name, level=fault.level, gpi=fault.gpi)
         return fault
+
+    def gpc_allows(self, pa: int, pas) -> bool:
+        """Whether an access in ``pas`` to ``pa`` passes the granule protection check (one scalar
+        kernel call through the GPC cache; nothing is logged). For firmware checking a pointer."""
+        return _gk.gpc_check_one(int(pa), int(pas), self.memory.words, self.ctx) == 0
 
     def gpc_check_batch(self, pas, pa_array) -> np.ndarray:
         """Check many accesses in one kernel call: a bool array, True where the access passes.

@@ -3,7 +3,8 @@
 :func:`save` writes a :class:`~ccalab.platform.Platform` to one compressed NumPy ``.npz`` file (a
 zip): the construction parameters and PAS layout, every system register, the GPC cache (tags,
 GPIs, entry sizes, counters), the what-if switches, the monitor's GPT bookkeeping, the RMM's granule
-tracker (the granules whose state or refcount is not zero), the event log, and the physical
+tracker (the granules whose state or refcount is not zero), the attestation service's seed and
+boot counter (so the CPAK and RAK come back), the event log, and the physical
 memory pages that hold anything but zeros. :func:`load` rebuilds the machine
 exactly: the same GPI for every granule, the same memory contents, events and cached GPT entries.
 
@@ -46,7 +47,7 @@ _CHUNK = 2 << 20
 COVERED = {
     "Platform": {"_cfg", "_sysregs", "ctx", "dram_size", "events", "gpc_cache", "gpt_area", "l0gptsz", "memory",
                  "memory_map", "monitor", "pamax", "params", "pas_regions", "pgs", "pps", "whatif", "_pes",
-                 "n_pes", "mec", "rmm"},
+                 "n_pes", "mec", "rmm", "_attestation"},
     "PE": {"_p", "index", "_regs", "pctx", "_state", "_el", "_regime"},
     "Monitor": {"_p", "booted", "l0_base", "l1_tables", "_mec_keys", "_mec_schedules"},
     "MemoryEncryptionEngine": {"memory", "_keys", "_default_ctx", "_dram_map", "dram", "_tag_map", "tag",
@@ -57,6 +58,10 @@ COVERED = {
     "Rmm": {"platform", "granules", "debug", "realms", "recs", "last_failure", "token_provider", "_words",
             "_mem_bytes"},
     "GranuleTracker": {"_p", "banks", "_maps", "state_arrays", "refcount_arrays"},
+    # the seed, envelope, lifecycle and boot counter are saved; the keys and the cached platform
+    # tokens are derived again from them
+    "AttestationService": {"platform", "seed", "_envelope", "_lifecycle", "boot", "_cpak", "_rak",
+                           "_platform_tokens"},
 }
 
 
@@ -206,6 +211,8 @@ def _state(platform) -> dict:
         "mec": {"keys": {str(k): v.hex() for k, v in mon._mec_keys.items()},
                 "counters": dict(platform.mec.counters)},
         "rmm": _rmm_meta(platform.rmm),
+        "attestation": (None if getattr(platform, "_attestation", None) is None
+                        else _enc(platform._attestation.state())),
         "pes": {str(i): {"regs": {k: int(v) for k, v in pe._regs.items()}, "state": int(pe._state), "el": pe._el,
                          "pctx_size": int(pe.pctx.size)} for i, pe in platform._pes.items()},
         "events": {"capacity": ev.capacity, "next": ev.next_seq, "dropped": ev.dropped,
@@ -478,11 +485,16 @@ def load(path):
                 k, i = p.rmm.granules._locate(x)
                 p.rmm.granules.state_arrays[k][i] = st
                 p.rmm.granules.refcount_arrays[k][i] = rc
+        # the attestation service (its keys follow from the seed and the boot counter)
+        if meta.get("attestation") is not None:
+            from .firmware.attestation import AttestationService
+
+            AttestationService.from_state(p, _dec(meta["attestation"])).install()
         # the event log
         ev = meta["events"]
         log = p.events
         log.capacity = int(ev["capacity"])
-        log._events = deque((Event(int(s), k, act, summ, _dec(d)) for s, k, act, summ, d in ev["list"]),
+        log._events = deque(((int(s), k, act, summ, tuple(_dec(d).items())) for s, k, act, summ, d in ev["list"]),
                             maxlen=log.capacity)
         log._next = int(ev["next"])
     except SnapshotError:

@@ -75,6 +75,7 @@ class PhysicalMemory:
         self.words = self.bytes.view(np.int64)
         self.backed_lo = np.array([r.base for r in mem], dtype=np.int64)
         self.backed_hi = np.array([r.end for r in mem], dtype=np.int64)
+        self._backed = tuple((int(r.base), int(r.end)) for r in mem)
         #: told of every write (``engine.note_write(pa, n)``) when a memory encryption engine is attached
         self.engine = None
 
@@ -86,7 +87,11 @@ class PhysicalMemory:
         return None
 
     def is_backed(self, pa: int, n: int = 1) -> bool:
-        return any(lo <= pa and pa + n <= hi for lo, hi in zip(self.backed_lo, self.backed_hi))
+        end = pa + n
+        for lo, hi in self._backed:
+            if lo <= pa and end <= hi:
+                return True
+        return False
 
     def _check(self, pa: int, n: int) -> None:
         if n < 0:

@@ -12,6 +12,8 @@ L0 table sits beside the L1 tables (TF-A's FVP port keeps the L0 table in Truste
 
 from __future__ import annotations
 
+from ..events import register_formatter
+
 import numpy as np
 
 from ..arch.gpt.builder import (CONTIG_ORDER, PASRegion, contig_size_of, l0_descriptors,
@@ -207,20 +209,19 @@ class Monitor:
             return
         n = self._p.gpc_cache.invalidate_range(pa, size)
         t = sum(pe.invalidate_pa_range(pa, size) for pe in self._p._pes.values())
-        self._log("tlbi.rpalos", f"TLBI RPALOS {pa:#x} +{_size(size)} (Xt={op:#x}): {n} cached entries dropped"
-                  + (f", {t} TLB entries" if t else ""), pa=pa, size=size, operand=op, dropped=n, tlb_dropped=t,
+        self._log("tlbi.rpalos", ("mon.rpalos", pa, size, op, n, t), pa=pa, size=size, operand=op, dropped=n, tlb_dropped=t,
                   skipped=False)
 
     def dc_cipapa(self, pa: int, pas: PAS) -> None:
         """``DC CIPAPA`` over one granule: clean and invalidate to the point of physical aliasing,
         every cached copy of it whatever its MECID (RQBNJF)."""
-        op = cipapa_operand(pa, pas)
+        pas = int(pas)
+        op = (pa & ((1 << 52) - 1)) | ((pas & 1) << 63) | ((pas >> 1) << 62)  # cipapa_operand
         n = self._p.mec.clean_invalidate(pa, self.cfg.granule_size)
-        self._log("dc.cipapa", f"DC CIPAPA {pa:#x} in {PAS(pas).label} PAS (Xt={op:#x})",
-                  pa=pa, pas=int(pas), operand=op, invalidated=n)
+        self._log("dc.cipapa", ("mon.cipapa", pa, pas, op), pa=pa, pas=pas, operand=op, invalidated=n)
 
     def dsb(self, domain: str) -> None:
-        self._log("dsb", f"DSB {domain}", domain=domain)
+        self._log("dsb", ("mon.fmt", "DSB {}", domain), domain=domain)
 
     # --- GPT access ---------------------------------------------------------------------------
     def _l1_word_addr(self, pa: int):
@@ -231,23 +232,28 @@ class Monitor:
             return None
         return (d0 & 0x000F_FFFF_FFFF_F000) + 8 * cfg.l1_index(pa)
 
+    def _word(self, addr: int) -> int:
+        """The GPT word at ``addr`` (an address :meth:`_l1_word_addr` returned: known to be memory)."""
+        return int(self._mem.words[addr >> 3]) & 0xFFFF_FFFF_FFFF_FFFF
+
     def _noted(self, first_word: int, n_words: int) -> None:
         """Tell the memory encryption engine of GPT words written directly."""
         if self._mem.engine is not None:
             self._mem.engine.note_write(first_word, 8 * n_words)
 
     def _read_gpi(self, word_addr: int, pa: int) -> int:
-        w = self._mem.read64(word_addr)
+        w = self._word(word_addr)
         if contig_size_of(w):
             return (w >> 4) & 0xF
         return (w >> (4 * self.cfg.gpi_index(pa))) & 0xF
 
     def _write_gpi(self, word_addr: int, pa: int, gpi: int) -> None:
-        w = self._mem.read64(word_addr)
+        w = self._word(word_addr)
         nib = self.cfg.gpi_index(pa)
         new = (w & ~(0xF << (4 * nib))) | (int(gpi) << (4 * nib))
-        self._mem.write64(word_addr, new)
-        self._log("gpt.write", f"GPT L1 word {word_addr:#x}: granule {pa:#x} -> {GPI(gpi).label}",
+        self._mem.words[word_addr >> 3] = np.uint64(new).view(np.int64) if new >> 63 else new
+        self._noted(word_addr, 1)
+        self._log("gpt.write", ("mon.gptwrite", word_addr, pa, int(gpi)),
                   pa=pa, gpi=int(gpi), word_addr=word_addr, old=w, new=new)
 
     def _block_words(self, pa: int, size: int):
@@ -257,10 +263,12 @@ class Monitor:
         first = self._l1_word_addr(base)
         return first, max(size // (cfg.granule_size * 16), 1)
 
-    def _shatter(self, pa: int) -> None:
+    def _shatter(self, pa: int, addr: int | None = None) -> None:
         """Split the contiguous block holding ``pa`` so that its granule can change on its own."""
-        addr = self._l1_word_addr(pa)
-        w = self._mem.read64(addr)
+        addr = self._l1_word_addr(pa) if addr is None else addr
+        w = self._word(addr)
+        if w & 0xF != 0b0001:  # a granules descriptor: nothing to split
+            return
         size = contig_size_of(w)
         if not size:
             return
@@ -289,8 +297,12 @@ class Monitor:
         self.tlbi_rpalos(block_base, size)
         self.dsb("OSH")
 
-    def _fuse(self, pa: int) -> None:
+    def _fuse(self, pa: int, addr: int | None = None) -> None:
         """Rebuild 2MB, then 32MB, then 512MB contiguous descriptors around ``pa`` where uniform."""
+        if addr is not None:  # quick answer: the granule's own word must hold 16 equal GPIs
+            w = self._word(addr)
+            if w != (w & 0xF) * 0x1111_1111_1111_1111:
+                return
         cfg = self.cfg
         span = cfg.granule_size * 16
         words = self._mem.words
@@ -336,21 +348,20 @@ class Monitor:
         if word_addr is None:
             return -EINVAL
         current = self._read_gpi(word_addr, base)
-        if current not in {int(g) for g in GPI} or (caller, GPI(current), target) not in TRANSITION_POLICY:
+        if current not in _GPI_VALUES or (caller, GPI(current), target) not in TRANSITION_POLICY:
             self._log("gpt.transition", f"refused: {caller.label} may not move granule {base:#x} from "
                       f"{_gpi_name(current)} to {target.label} (-EPERM)", pa=base, ok=False, error=-EPERM)
             return -EPERM
         src = GPI(current)
-        self._log("gpt.lock", f"lock GPT for granule {base:#x}", pa=base)
-        self._shatter(base)
-        word_addr = self._l1_word_addr(base)
+        self._log("gpt.lock", ("mon.fmt", "lock GPT for granule {:#x}", base), pa=base)
+        self._shatter(base, word_addr)
         if target in (GPI.REALM, GPI.SECURE):  # delegate
-            self.dc_cipapa(base, PAS(int(target) & 3))
+            self.dc_cipapa(base, int(target) & 3)
             self._write_gpi(word_addr, base, target)
             self.dsb("OSHST")
             self.tlbi_rpalos(base, cfg.granule_size)
             self.dsb("OSH")
-            self.dc_cipapa(base, PAS(int(src) & 3))
+            self.dc_cipapa(base, int(src) & 3)
         else:  # undelegate: through No-access first
             self._write_gpi(word_addr, base, GPI.NO_ACCESS)
             self.dsb("OSHST")
@@ -362,8 +373,8 @@ class Monitor:
             self.dsb("OSHST")
             self.tlbi_rpalos(base, cfg.granule_size)
             self.dsb("OSH")
-        self._fuse(base)
-        self._log("gpt.transition", f"granule {base:#x}: {src.label} -> {target.label} (for {caller.label})",
+        self._fuse(base, word_addr)
+        self._log("gpt.transition", ("mon.transition", base, int(src), int(target), int(caller)),
                   pa=base, ok=True, src=int(src), dst=int(target), caller=int(caller))
         return 0
 
@@ -381,7 +392,7 @@ class Monitor:
         pa = int(pa)
         ret = self.gpt_transition_pas(pa, 1, target, SecurityState.REALM)
         status = E_RMM_OK if ret == 0 else (E_RMM_BAD_ADDR if ret == -EINVAL else E_RMM_BAD_PAS)
-        self._log("smc.gtsi", f"{name}({pa:#x}) -> {_rmm_error_name(status)}", pa=pa, status=status)
+        self._log("smc.gtsi", ("mon.fmt", "{}({:#x}) -> {}", name, pa, _rmm_error_name(status)), pa=pa, status=status)
         return status
 
     def smc(self, fid: int, *args, caller=SecurityState.REALM) -> int:
@@ -408,8 +419,39 @@ class Monitor:
         RMM, which returns the result registers; any other ID is handled as :meth:`smc` does for
         a Non-secure caller. Returns ``(X0, X1, ...)``."""
         if RMI_FID_FIRST <= fid <= RMI_FID_LAST:
-            return self._p.rmm.handle_smc(fid, args)
+            return self._p.rmm.handle_smc(fid, args, checked=True)  # Platform.smc checked the registers
         return (self.smc(fid, *args, caller=SecurityState.NONSECURE),)
+
+
+_GPI_VALUES = frozenset(int(g) for g in GPI)
+
+
+def _fmt(template: str, *args) -> str:
+    return template.format(*args)
+
+
+def _fmt_rpalos(pa, size, op, n, t) -> str:
+    return (f"TLBI RPALOS {pa:#x} +{_size(size)} (Xt={op:#x}): {n} cached entries dropped"
+            + (f", {t} TLB entries" if t else ""))
+
+
+def _fmt_cipapa(pa, pas, op) -> str:
+    return f"DC CIPAPA {pa:#x} in {PAS(pas).label} PAS (Xt={op:#x})"
+
+
+def _fmt_transition(base, src, dst, caller) -> str:
+    return f"granule {base:#x}: {GPI(src).label} -> {GPI(dst).label} (for {SecurityState(caller).label})"
+
+
+def _fmt_gptwrite(word_addr, pa, gpi) -> str:
+    return f"GPT L1 word {word_addr:#x}: granule {pa:#x} -> {GPI(gpi).label}"
+
+
+register_formatter("mon.fmt", _fmt)
+register_formatter("mon.cipapa", _fmt_cipapa)
+register_formatter("mon.transition", _fmt_transition)
+register_formatter("mon.gptwrite", _fmt_gptwrite)
+register_formatter("mon.rpalos", _fmt_rpalos)
 
 
 def _size(n: int) -> str:

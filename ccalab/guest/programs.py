@@ -44,8 +44,16 @@ def program(name: str):
     return deco
 
 
+#: Programs defined in modules that are imported only when a realm first asks for them.
+LAZY = {"attester": "ccalab.firmware.attestation"}
+
+
 def get(name: str):
     """The program called ``name``, or None."""
+    if name not in PROGRAMS and name in LAZY:
+        import importlib
+
+        importlib.import_module(LAZY[name])
     return PROGRAMS.get(name)
 
 
@@ -78,7 +86,8 @@ def linux_boot(cpu):
     """A realm kernel's boot, step by step: config, accept RAM, console, shared buffer, a REM,
     an attestation token, a host call, secondary CPUs, power off."""
     ram, size, console, shared, scratch, arg = boot_args(cpu)
-    if cpu.index:  # a secondary CPU brought up by CPU_ON
+    if cpu.index:  # a secondary CPU brought up by CPU_ON: X0 = the context, the IPA of the boot args
+        ram, size, console, shared, scratch, arg = struct.unpack("<6Q", (yield from cpu.read(cpu.gprs[0], 48)))
         yield from puts(cpu, console, f"CPU{cpu.index}: online (context {cpu.gprs[0]:#x})")
         yield from cpu.cpu_off()
         return
@@ -99,11 +108,15 @@ def linux_boot(cpu):
     yield from puts(cpu, console, f"realm: attestation token of {len(token)} bytes")
     back = yield from cpu.host_call(scratch, 0x1234, [1, 2, 3])
     yield from puts(cpu, console, f"realm: host call returned {back[:3]}")
-    r = yield from cpu.cpu_on(1, cpu.pc, 0xC0FFEE)
-    yield from puts(cpu, console, f"realm: CPU_ON(1) -> {PsciReturn(r).name}")
+    # PSCI CPU_ON gives the new CPU only X0, so it carries the IPA of a copy of the boot args (as
+    # Linux passes its secondary_data)
+    secondary_data = scratch + 0x800
+    yield from cpu.write(secondary_data, struct.pack("<6Q", ram, size, console, shared, scratch, arg))
+    r = yield from cpu.cpu_on(1, cpu.pc, secondary_data)
     if r == PsciReturn.SUCCESS:
         while (yield from cpu.affinity_info(1)) != 1:  # wait until CPU 1 has switched itself off
             pass
+    yield from puts(cpu, console, f"realm: CPU_ON(1) -> {PsciReturn(r).name}")  # after CPU 1's lines
     yield from puts(cpu, console, "realm: powering off")
     yield from cpu.system_off()
 

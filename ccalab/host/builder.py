@@ -21,6 +21,8 @@ calls a host makes); Linux ``arch/arm64/kvm/rme.c`` (``realm_create_rd``, ``kvm_
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +40,20 @@ from ..guest.isa import header
 from .host import GRANULE, HostError
 
 MB = 1 << 20
+
+
+@contextmanager
+def _bulk():
+    """Pause the cyclic garbage collector while a build makes many RMI calls: each call allocates a
+    handful of small objects (its events) and no reference cycles, and a cyclic collection in the
+    middle would only re-scan the event log. The previous setting is restored afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 @dataclass
@@ -190,6 +206,10 @@ class RealmHandle:
 
     def build(self, progress=None) -> "RealmHandle":
         """Run the whole build: delegate, REALM_CREATE, RTTs, DATA, INIT_RIPAS, RECs, ACTIVATE."""
+        with _bulk():
+            return self._build(progress)
+
+    def _build(self, progress):
         h, cfg, p = self.host, self.cfg, self.p
         prm = cfg.params()
         num = prm["rtt_num_start"]
@@ -254,6 +274,18 @@ class RealmHandle:
     @property
     def rim(self) -> bytes:
         return self.p.rmm.measurement(self.rd, 0)
+
+    def attestation_token(self, challenge: bytes, chunk: int = 4096) -> bytes:
+        """The realm's attestation token for ``challenge`` (1-64 bytes, zero-padded to 64), fetched
+        from inside the realm with RSI_ATTESTATION_TOKEN_INIT/CONTINUE in ``chunk``-byte pieces.
+
+        The realm must run the attester program (``RealmConfig(program="attester")``); see
+        :func:`ccalab.firmware.attestation.attestation_token` for how the challenge goes in and
+        the token comes out.
+        """
+        from ..firmware.attestation import attestation_token
+
+        return attestation_token(self, challenge, chunk=chunk)
 
     # --- running ----------------------------------------------------------------------------------------
     def enter(self, k: int = 0, flags: int = 0, gprs=()):

@@ -15,6 +15,8 @@ from ..firmware.rmm.status import RmiStatus, describe
 from ..firmware.rmm.structs import EXIT_OFFSET, REC_ENTER, REC_EXIT, pack, unpack
 
 GRANULE = 4096
+_BY_NAME = {f.name.removeprefix("RMI_"): int(f) for f in RmiFid}
+_NAMES = {int(f): f.name for f in RmiFid}
 
 
 class HostError(RuntimeError):
@@ -98,13 +100,14 @@ class Host:
         """Call an RMI command (an :class:`RmiFid` or its name without the prefix, e.g.
         ``"REALM_CREATE"``); returns the :class:`RmiCall` (also kept in :attr:`calls`)."""
         if isinstance(fid, str):
-            fid = RmiFid["RMI_" + fid.upper().removeprefix("RMI_")]
-        results = self.p.smc(int(fid), *args)
-        try:
-            name = RmiFid(int(fid)).name
-        except ValueError:
-            name = f"{int(fid):#x}"
-        call = RmiCall(name, tuple(int(a) for a in args), results, self.p.rmm.last_failure)
+            name = fid
+            fid = _BY_NAME.get(name.upper().removeprefix("RMI_"))
+            if fid is None:
+                raise ValueError(f"no RMI command called {name!r}; commands: {', '.join(_BY_NAME)}")
+        fid = int(fid)
+        results = self.p.smc(fid, *args)
+        name = _NAMES.get(fid) or f"{fid:#x}"
+        call = RmiCall(name, args, results, self.p.rmm.last_failure)
         if self.record:
             self.calls.append(call)
         return call

@@ -6,5 +6,8 @@ Importing this package loads ipywidgets; ``import ccalab`` alone never does.
 from .gpt import GranuleProtectionExplorer
 from .mec import MemoryEncryptionExplorer
 from .mmu import TranslationExplorer
+from .realm import RealmInspector
+from .rmi import RmiConsole
 
-__all__ = ["GranuleProtectionExplorer", "MemoryEncryptionExplorer", "TranslationExplorer"]
+__all__ = ["GranuleProtectionExplorer", "MemoryEncryptionExplorer", "TranslationExplorer", "RealmInspector",
+           "RmiConsole"]

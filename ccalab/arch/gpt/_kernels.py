@@ -303,3 +303,23 @@ def gpc_check_batch(pa, pas, out_code, out_gpi, mem64, ctx):
     ctx[C_GCNT + K_READS] += reads
     ctx[C_GCNT + K_FAULTS] += faults
     return faults
+
+
+@nrt_free
+def gpc_cache_invalidate_small(ctx, pa, size):
+    """``TLBI RPALOS`` for a range no larger than the smallest cached entry: in each size class
+    the range lies in at most two blocks, and each can sit in one slot (direct-mapped). Returns
+    the entries dropped."""
+    nsets = ctx[C_NSETS]
+    base = ctx[C_GTAGS_OFF]
+    n = 0
+    for c in range(N_CLASSES):
+        shift = ctx[C_SHIFT + c]
+        first = pa >> shift
+        last = (pa + size - 1) >> shift
+        for tag in range(first, last + 1):
+            slot = base + c * nsets + (tag & (nsets - 1))
+            if ctx[slot] == tag:
+                ctx[slot] = -1
+                n += 1
+    return n

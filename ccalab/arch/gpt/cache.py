@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..context import C_GCNT, C_GGPIS_OFF, C_GTAGS_OFF, C_SHIFT, C_USE_CACHE, new_context
-from ._kernels import N_CLASSES, N_COUNTERS
+from ._kernels import N_CLASSES, N_COUNTERS, gpc_cache_invalidate_small
 
 CLASS_NAMES = ("granule", "2MB block", "32MB block", "512MB block", "L0 region")
 
@@ -60,8 +60,20 @@ class GPCCache:
     def invalidate_range(self, pa: int, size: int) -> int:
         """TLBI RPALOS: forget every entry that overlaps ``[pa, pa + size)``."""
         n = 0
+        sets = self.sets
+        if 0 < size <= (1 << int(self.shifts.min())) and pa >= 0:  # at most two blocks per class
+            return int(gpc_cache_invalidate_small(self.ctx, pa, size))
         for c in range(N_CLASSES):
             shift = int(self.shifts[c])
+            first, last = pa >> shift, (pa + max(size, 1) - 1) >> shift
+            if last - first < sets:  # few blocks: probe the one slot each can sit in (direct-mapped)
+                row = self.tags[c]
+                for tag in range(first, last + 1):
+                    slot = tag & (sets - 1)
+                    if row[slot] == tag:
+                        row[slot] = -1
+                        n += 1
+                continue
             valid = self.tags[c] >= 0
             lo = self.tags[c] << shift
             hi = lo + (1 << shift)

@@ -188,6 +188,18 @@ class MemoryEncryptionEngine:
     def clean_invalidate(self, pa: int, size: int = GRANULE) -> int:
         """``DC CIPAE`` / ``DC CIPAPA`` over ``[pa, pa + size)``: write back, then forget the cached
         plaintext, whatever context it belongs to. Returns the granules invalidated."""
+        if size == GRANULE and pa % GRANULE == 0:  # one granule (DC CIPAPA): no arrays needed
+            g = pa // GRANULE
+            if self.dirty[g]:
+                self.write_back(np.array([g], dtype=np.int64))
+            t = int(self.tag[g])
+            if t == INVALID:
+                return 0
+            if t > 0:
+                self.members.get(t - 1, set()).discard(g)
+            self.tag[g] = INVALID
+            self.memory.bytes[pa:pa + GRANULE] = 0
+            return 1
         gs = self._span(pa, size)
         self.write_back(gs)
         live = gs[self.tag[gs] != INVALID]

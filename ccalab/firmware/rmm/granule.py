@@ -77,6 +77,10 @@ ALLOWED_TRANSITIONS = frozenset({
 ZERO_REFCOUNT_STATES = frozenset({_S.UNDELEGATED, _S.DELEGATED, _S.REC_AUX, _S.DATA})
 
 
+_ALLOWED = frozenset((int(a), int(b)) for a, b in ALLOWED_TRANSITIONS)
+_ZERO_REFCOUNT = frozenset(int(x) for x in ZERO_REFCOUNT_STATES)
+
+
 class GranuleInvariantError(AssertionError):
     """The granule tracker broke its own rules: a bug in the model, never a host's mistake."""
 
@@ -146,7 +150,7 @@ class GranuleTracker:
     def refcount_add(self, pa: int, delta: int) -> int:
         """Add ``delta`` (+1 or -1) to the refcount of the granule at ``pa``; returns the new count."""
         k, i = self._at(pa)
-        new = int(self.refcount_arrays[k][i]) + int(delta)
+        new = self.refcount_arrays[k].item(i) + int(delta)
         if new < 0 or new >= 1 << 32:
             raise GranuleInvariantError(f"refcount of granule {int(pa):#x} would become {new}")
         self.refcount_arrays[k][i] = new
@@ -160,16 +164,17 @@ class GranuleTracker:
         change, or if ``new_state`` needs a zero refcount and the granule's is not zero: a handler
         that asks for either has a bug (its checks should have refused the command).
         """
-        new_state = GranuleState(new_state)
+        new = int(new_state)
         k, i = self._at(pa)
-        old = GranuleState(int(self.state_arrays[k][i]))
-        if (old, new_state) not in ALLOWED_TRANSITIONS:
-            raise GranuleInvariantError(f"granule {int(pa):#x}: {old.name} -> {new_state.name} is not a "
-                                        "transition of the granule life cycle")
-        if new_state in ZERO_REFCOUNT_STATES and self.refcount_arrays[k][i]:
-            raise GranuleInvariantError(f"granule {int(pa):#x} enters {new_state.name} with refcount "
+        states = self.state_arrays[k]
+        old = states.item(i)
+        if (old, new) not in _ALLOWED:
+            raise GranuleInvariantError(f"granule {int(pa):#x}: {GranuleState(old).name} -> "
+                                        f"{GranuleState(new).name} is not a transition of the granule life cycle")
+        if new in _ZERO_REFCOUNT and self.refcount_arrays[k].item(i):
+            raise GranuleInvariantError(f"granule {int(pa):#x} enters {GranuleState(new).name} with refcount "
                                         f"{int(self.refcount_arrays[k][i])}")
-        self.state_arrays[k][i] = int(new_state)
+        states[i] = new
 
     # --- inspection --------------------------------------------------------------------------
     def granules_in(self, state) -> np.ndarray:

@@ -8,7 +8,8 @@ RTTs (TLB, walk, GPC) and goes through the memory encryption engine; a stage-2 f
 as TF-RMM does:
 
 * unprotected IPA, nothing mapped: a REC exit the host can emulate (ISV=1: the value, the
-  access size and the page offset; for a block access, ISV=0 and the host may map the page);
+  access size and the page offset; for a block access or a page sweep, ISV=0 and the host may
+  map the page);
 * RIPAS EMPTY, or an IPA beyond the IPA space, or an instruction fetch from the unprotected half:
   a synchronous external abort injected into the realm, no exit;
 * RIPAS RAM not backed by DATA, or RIPAS DESTROYED: a REC exit with only the faulting IPA page.
@@ -23,6 +24,8 @@ data abort), D24.2.77 HPFAR_EL2.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
@@ -176,12 +179,36 @@ class RealmExec:
                     total += int(words[good >> 3].view(np.uint64).sum(dtype=np.uint64))
             done += k
             state["done"], state["total"] = done, total
-            if k < n:
-                self._abort(int(ipas[k]), write=write, isv=True, size=8, value=int(ipas[k]),
-                            dfsc=self._fault_dfsc(fault[k]))
+            if k < n:  # a memset-like sweep has no valid syndrome (ISV = 0): the host maps, never emulates
+                self._abort(int(ipas[k]), write=write, dfsc=self._fault_dfsc(fault[k]))
         return total & _REG
 
     # --- one operation ---------------------------------------------------------------------------
+    @staticmethod
+    def _malformed(op):
+        """Why ``op``'s operands encode no instruction (a reason), or None if they are well formed."""
+        kind, args = op.kind, tuple(op.args)
+
+        def addr(v):
+            return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= _REG
+
+        want = {"load": 2, "store": 3, "read": 2, "write": 2, "touch": 3, "wfi": 0}
+        if kind in want and len(args) != want[kind]:
+            return f"{kind} takes {want[kind]} operands, got {len(args)}"
+        if kind in ("smc", "hvc"):
+            return None if args and all(map(addr, args)) else f"{kind} operands are 64-bit register values"
+        if kind in ("load", "store", "read", "write", "touch") and not addr(args[0]):
+            return f"{kind} address {args[0]!r} is not a 64-bit IPA"
+        if kind in ("load", "store") and args[1] not in (1, 2, 4, 8):
+            return f"a {kind} is 1, 2, 4 or 8 bytes, not {args[1]!r}"
+        if kind == "store" and not isinstance(args[2], (int, np.integer)):
+            return f"a store writes an int, not {type(args[2]).__name__}"
+        if kind in ("read", "touch") and not addr(args[1]):
+            return f"{kind} length {args[1]!r} is not a count"
+        if kind == "write" and not isinstance(args[1], (bytes, bytearray, memoryview)):
+            return f"a block write takes bytes, not {type(args[1]).__name__}"
+        return None
+
     def _execute(self, op, state):
         kind, args = op.kind, op.args
         if kind in ("load", "store"):
@@ -244,7 +271,16 @@ class RealmExec:
         name = parse_header(page[pc & 0xFFF:])
         cpu = GuestCpu(rec.index, rec.mpidr, rec.gprs[:8], pc)
         fn = programs.get(name) if name else None
-        vc = Vcpu(fn(cpu) if fn else None, cpu)
+        vc = Vcpu(None, cpu)
+        if fn is not None:
+            try:
+                vc.gen = fn(cpu)
+            except Exception as exc:  # a bug in the guest program: the realm kernel panics
+                vc.crash = f"the guest program failed: {type(exc).__name__}: {exc}"
+            else:
+                if not inspect.isgenerator(vc.gen):
+                    vc.crash = (f"program {name!r} is not a generator function (its operations are "
+                                "`yield from cpu....`)")
         if fn is None:
             vc.spinning = (f"no guest program at PC {pc:#x}" if name is None
                            else f"the image names program {name!r}, which ccalab.guest does not have")
@@ -326,6 +362,12 @@ class RealmExec:
                 state = {}
             budget -= 1
             vc.ops += 1
+            why = self._malformed(op)
+            if why is not None:  # no such instruction: the realm takes an Undefined exception
+                from ...guest.isa import UndefinedInstruction
+
+                vc.send = ("throw", UndefinedInstruction(f"malformed {op.kind}: {why}"))
+                continue
             try:
                 result = self._execute(op, state)
             except _Sea as sea:
@@ -351,6 +393,8 @@ class RealmExec:
         from ...guest.isa import OPS, GuestException, Op
 
         send, vc.send = vc.send, None
+        if vc.crash:
+            return None
         try:
             if send is not None and send[0] == "throw":
                 op = vc.gen.throw(send[1])

@@ -32,6 +32,7 @@ from .rmi.rtt import (rmi_rtt_create, rmi_rtt_destroy, rmi_rtt_fold, rmi_rtt_ini
                       rmi_rtt_read_entry, rmi_rtt_set_ripas, rmi_rtt_unmap_unprotected)
 from .rmi.version import rmi_version
 from .status import describe
+from ...events import register_formatter
 
 _REG_MAX = (1 << 64) - 1
 #: The RMM's own encryption context: Realm PAS, MECID 0.
@@ -90,6 +91,8 @@ def as_registers(fid, args) -> tuple:
     A register holds 0..2^64-1: anything else (a float, a string, a negative int, a bool) is a
     mistake in the calling program, not a value a host could put in a register.
     """
+    if type(fid) is int and 0 <= fid <= _REG_MAX and all(type(v) is int and 0 <= v <= _REG_MAX for v in args):
+        return fid, tuple(args)  # the common case: plain ints in range
     out = []
     for i, v in enumerate((fid, *args)):
         where = "the function ID" if i == 0 else f"X{i}"
@@ -140,7 +143,7 @@ class Rmm:
         self._mem_bytes = platform.memory.bytes
 
     # --- dispatch ------------------------------------------------------------------------------
-    def handle_smc(self, fid: int, args=()) -> tuple:
+    def handle_smc(self, fid: int, args=(), checked: bool = False) -> tuple:
         """Run the RMI command ``fid`` with arguments ``args`` (X1, X2, ...).
 
         Missing arguments are 0, as registers the caller did not set would be (for this model);
@@ -148,7 +151,8 @@ class Rmm:
         code (status | index << 8), followed by the command's results. An ID with no handler
         returns ``(SMC_NOT_SUPPORTED,)``.
         """
-        fid, args = as_registers(fid, args)
+        if not checked:
+            fid, args = as_registers(fid, args)
         row = _BY_FID.get(fid)
         log = self.platform.events
         if row is None:
@@ -158,7 +162,7 @@ class Rmm:
         n = row.n_args
         regs = args[:n] if len(args) >= n else args + (0,) * (n - len(args))
         self.last_failure = None
-        log.append("rmi", self.actor, _call_summary(row.name, regs), fid=fid, command=row.name, args=regs,
+        log.append("rmi", self.actor, ("rmi.call", row.name, regs), fid=fid, command=row.name, args=regs,
                    phase="call")
         out = row.handler(self, *regs)
         if isinstance(out, tuple):
@@ -173,7 +177,7 @@ class Rmm:
             realm = self.realms.get(regs[0])
             if realm is not None:
                 extra["rim"] = realm.measurements[0]
-        log.append("rmi", self.actor, _RmiSummary(row.name, regs, results, self.last_failure), fid=fid,
+        log.append("rmi", self.actor, ("rmi.return", row.name, results, self.last_failure), fid=fid,
                    command=row.name, args=regs, results=results, failure=self.last_failure, phase="return",
                    **extra)
         if self.debug:
@@ -219,7 +223,7 @@ class Rmm:
         label = self.check_granule(addr, GranuleState.UNDELEGATED, prefix)
         if label is not None:
             return label
-        if self.platform.gpc_check(addr, PAS.NONSECURE) is not None:
+        if not self.platform.gpc_allows(addr, PAS.NONSECURE):
             return f"{prefix}_pas"
         return None
 
@@ -323,19 +327,18 @@ class Rmm:
 _MEASURED = frozenset({"RMI_REALM_CREATE", "RMI_DATA_CREATE", "RMI_REC_CREATE", "RMI_RTT_INIT_RIPAS"})
 
 
-def _call_summary(name, regs):
-    return lambda: f"{name}({', '.join(f'{a:#x}' for a in regs)})"
+def _fmt_call(name, regs) -> str:
+    return f"{name}({', '.join(f'{a:#x}' for a in regs)})"
 
 
-def _RmiSummary(name, regs, results, failure):
-    """The event summary of an RMI call, formatted only when shown (building a realm makes many)."""
+def _fmt_return(name, results, failure) -> str:
+    shown = ", ".join([describe(results[0])] + [f"{v:#x}" for v in results[1:]])
+    why = f"  [{failure}]" if failure else ""
+    return f"{name} -> {shown}{why}"
 
-    def fmt() -> str:
-        shown = ", ".join([describe(results[0])] + [f"{v:#x}" for v in results[1:]])
-        why = f"  [{failure}]" if failure else ""
-        return f"{name} -> {shown}{why}"
 
-    return fmt
+register_formatter("rmi.call", _fmt_call)
+register_formatter("rmi.return", _fmt_return)
 
 
 __all__ = ["Rmm", "RMI_HANDLERS", "RmiHandler", "as_registers", "RMM_CONTEXT"]

@@ -162,11 +162,18 @@ def rtt_num_start(s2sz: int, sl: int) -> int:
 
 
 def level_consistent(s2sz: int, sl: int) -> bool:
-    """Whether a walk starting at ``sl`` covers exactly ``s2sz`` bits with at most 16 root tables."""
+    """Whether a walk starting at ``sl`` covers exactly ``s2sz`` bits with at most 16 root tables.
+
+    Arm ARM K.a ``AArch64.S2InconsistentSL``: at least one bit more than the levels below ``sl``
+    resolve (``9 * levels + 12 + 1``), at most one more stride (8 more bits) plus 16 concatenated
+    tables (4 more). For 4 KB granules: level 0 takes 40..48 bits (52 with LPA2), level 1 31..43,
+    level 2 22..34, level 3 13..25.
+    """
     if not 0 <= sl <= 3:
         return False
     levels = 3 - sl
-    lo, hi = 9 * levels + 13, 9 * levels + 20 + (4 if sl > 0 else 0)
+    lo = 9 * levels + 12 + 1
+    hi = lo + (9 - 1) + 4
     return lo <= s2sz <= hi
 
 
