@@ -89,6 +89,10 @@ class EventLog:
 
     def append(self, kind: str, actor: str, summary, **data):
         """Log an event; returns it (an :class:`Event`) when someone listens, else None."""
+        return self.append_data(kind, actor, summary, data)
+
+    def append_data(self, kind: str, actor: str, summary, data: dict):
+        """:meth:`append` with the data as a dict (no keyword repacking: for firmware's own loggers)."""
         t = (self._next, kind, actor, summary, tuple([*data.items()]))  # items before the tuple: untrackable
         self._next += 1
         self._events.append(t)

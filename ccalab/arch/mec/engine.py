@@ -74,6 +74,12 @@ class MemoryEncryptionEngine:
     def note_write(self, pa: int, n: int) -> None:
         """A write to the memory image: the granules touched are dirty above the PoE (an invalidated
         granule holds the new data now, for whichever context uses it first)."""
+        if 0 < n <= 8 and (pa ^ (pa + n - 1)) < GRANULE:  # one word (a descriptor): one granule
+            g = pa // GRANULE
+            self.dirty[g] = 1
+            if self.tag[g] == INVALID:
+                self.tag[g] = UNTAGGED
+            return
         if n > 0:
             lo, hi = pa // GRANULE, (pa + n - 1) // GRANULE + 1
             self.dirty[lo:hi] = 1
@@ -141,6 +147,8 @@ class MemoryEncryptionEngine:
 
     def prepare(self, pa: int, n: int, ctx: int) -> None:
         """Make the plaintext view of ``[pa, pa + n)`` the one context ``ctx`` sees."""
+        if n <= GRANULE and (pa ^ (pa + max(n, 1) - 1)) < GRANULE and self.tag[pa // GRANULE] == ctx + 1:
+            return  # one granule, already cached in this context: the common case
         gs = self._span(pa, n)
         t = self.tag[gs]
         if (t == ctx + 1).all():
