@@ -43,6 +43,9 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_mec.py
 	$(BIN)/python benchmarks/bench_mec_path.py
 	$(BIN)/python benchmarks/bench_viz.py
+	$(BIN)/python benchmarks/bench_rmm.py
+	$(BIN)/python benchmarks/bench_attest.py
+	$(BIN)/python benchmarks/bench_attest_produce.py
 
 ## make binder-check: build binder/ as repo2docker would, in a fresh venv, and run every notebook and lab in it
 binder-check: $(VENV)/.installed-test
