@@ -466,7 +466,12 @@ class Platform:
     def granule_gpis(self, start: int, end: int, step: int | None = None) -> np.ndarray:
         """GPI of every ``step``-sized granule in ``[start, end)`` (0xFF where none), via the kernel."""
         step = step or self.granule_size
-        pas = np.arange(self._pa(start), self._pa(end - 1) + 1, step, dtype=np.int64)
+        return self.gpis_of(np.arange(self._pa(start), self._pa(end - 1) + 1, step, dtype=np.int64))
+
+    def gpis_of(self, pa_array) -> np.ndarray:
+        """GPI of the granule holding each PA of ``pa_array`` (0xFF where none), via the kernel; an
+        inspection: the GPC cache is neither used nor counted."""
+        pas = np.ascontiguousarray(pa_array, dtype=np.int64)
         code = np.empty(pas.size, np.uint8)
         gpi = np.empty(pas.size, np.uint8)
         saved = self.gpc_cache.counters.copy()

@@ -153,6 +153,8 @@ class GuestCpu:
         challenge = bytes(challenge).ljust(64, b"\0")
         if len(challenge) != 64:
             raise ValueError("a challenge is at most 64 bytes")
+        if chunk <= 0:  # CONTINUE with size 0 copies nothing: the loop would never end
+            raise ValueError(f"a chunk is at least one byte, not {chunk}")
         regs = yield from self.smc(RsiFid.RSI_ATTESTATION_TOKEN_INIT, *struct.unpack("<8Q", challenge))
         if regs[0] != RsiStatus.SUCCESS:
             raise RsiError("RSI_ATTESTATION_TOKEN_INIT", regs[0])

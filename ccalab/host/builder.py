@@ -177,7 +177,7 @@ class RealmHandle:
         self.aux = []
         self.runs = []  # the RmiRecRun page of each REC
         self.unprotected = {}  # ipa -> host PA mapped there
-        self.console_buf = ""
+        self.console_buf = {}  # REC index -> the line it is writing
         self.console = []
         self.host_call_handler = lambda imm, gprs: [g + 1 for g in gprs]
         self.reject_ripas = False
@@ -205,9 +205,31 @@ class RealmHandle:
             self.rtts[(region, lvl)] = rtt
 
     def build(self, progress=None) -> "RealmHandle":
-        """Run the whole build: delegate, REALM_CREATE, RTTs, DATA, INIT_RIPAS, RECs, ACTIVATE."""
+        """Run the whole build: delegate, REALM_CREATE, RTTs, DATA, INIT_RIPAS, RECs, ACTIVATE.
+
+        If a step fails, what was built is torn down and every granule given back before the
+        :class:`HostError` (which carries the failing call) is raised."""
         with _bulk():
-            return self._build(progress)
+            try:
+                return self._build(progress)
+            except HostError:
+                self._abandon()
+                raise
+
+    def _abandon(self) -> None:
+        """Undo a failed build, as far as it got (best effort: the RMM refuses nothing here)."""
+        h, rmm = self.host, self.p.rmm
+        if self.rd is not None and self.rd in rmm.realms:
+            try:
+                self.destroy()
+                return
+            except HostError:
+                pass
+        num = s2tt.rtt_num_start(self.cfg.s2sz, self.cfg.rtt_level_start)
+        leftovers = [self.rd] + ([self.rtt_base + i * GRANULE for i in range(num)] if self.rtt_base else [])
+        for pa in leftovers:
+            if pa is not None and h.rmi("GRANULE_UNDELEGATE", pa).ok:
+                h.free(pa)
 
     def _build(self, progress):
         h, cfg, p = self.host, self.cfg, self.p
@@ -340,7 +362,7 @@ class RealmHandle:
             if isv:  # emulatable MMIO
                 ipa |= ex["far"] & 0xFFF
                 if ipa == self.cfg.console_ipa and write:
-                    self._console(ex["gprs"][0])
+                    self._console(ex["gprs"][0], k)
                     answer[k] = (ENTER_EMUL_MMIO, ())
                     return f"MMIO write {ex['gprs'][0]:#x} to the console", None
                 answer[k] = (ENTER_EMUL_MMIO, (0,))
@@ -348,6 +370,11 @@ class RealmHandle:
             if ipa >= self.cfg.unprotected_base:
                 self.map_unprotected(ipa)
                 return f"data abort at unprotected IPA {ipa:#x}: mapped a host page", None
+            entry = h.rmi("RTT_READ_ENTRY", self.rd, ipa, 3)
+            if entry.ok and entry.results[4] == s2tt.Ripas.DESTROYED:
+                why = (f"the realm touched IPA {ipa:#x}, whose RIPAS is DESTROYED: its content is gone, and "
+                       "only the realm can accept the page again (RSI_IPA_STATE_SET with CHANGE_DESTROYED)")
+                return why, why
             self.back(ipa)
             return f"data abort at protected IPA {ipa:#x}: backed it with DATA_CREATE_UNKNOWN", None
         if reason == ExitReason.IRQ:
@@ -384,11 +411,14 @@ class RealmHandle:
             return f"PSCI {fid:#x}", None
         return f"exit reason {reason}", None
 
-    def _console(self, word: int) -> None:
-        self.console_buf += word.to_bytes(8, "little").rstrip(b"\0").decode(errors="replace")
-        while "\n" in self.console_buf:
-            line, self.console_buf = self.console_buf.split("\n", 1)
+    def _console(self, word: int, k: int = 0) -> None:
+        """The console device: eight bytes per store; a line is complete at a newline (one line
+        buffer per REC, so two CPUs writing at once do not interleave inside a line)."""
+        buf = self.console_buf.get(k, "") + word.to_bytes(8, "little").rstrip(b"\0").decode(errors="replace")
+        while "\n" in buf:
+            line, buf = buf.split("\n", 1)
             self.console.append(line)
+        self.console_buf[k] = buf
 
     # --- memory services ----------------------------------------------------------------------------------
     def back(self, ipa: int) -> int:

@@ -138,6 +138,12 @@ def test_attestation_token_refuses_a_challenge_longer_than_64_bytes():
         drive(cpu0().attestation_token(bytes(65), 0x1000), [])
 
 
+@pytest.mark.parametrize("chunk", [0, -1])
+def test_attestation_token_refuses_a_chunk_that_would_never_finish(chunk):
+    with pytest.raises(ValueError, match="at least one byte"):
+        drive(cpu0().attestation_token(b"", 0x1000, chunk), [])
+
+
 def test_host_call_writes_the_structure_calls_and_reads_back_the_registers():
     back = list(range(100, 131))
     ops, out = drive(cpu0().host_call(0x1000, 0x55, [1, 2]), [None, (0,), struct.pack("<31Q", *back)])

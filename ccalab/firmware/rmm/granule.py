@@ -218,12 +218,15 @@ class GranuleTracker:
         owned = np.concatenate([self.granules_in(s) for s in GranuleState if s != GranuleState.UNDELEGATED])
         rmm_ctx = context_id(PAS.REALM, 0)
         delegated = set(self.granules_in(GranuleState.DELEGATED).tolist())
-        for pa in owned.tolist():
-            gpi = self._p.gpi(pa)
-            if gpi != GPI.REALM:
-                raise GranuleInvariantError(f"granule {pa:#x} is {self.state(pa).name} but its GPI is "
-                                            f"{gpi.label if gpi is not None else 'none'}, not Realm")
-            if pa in delegated and any(self._p.mec.read(pa, GRANULE_SIZE, rmm_ctx)):
+        gpis = self._p.gpis_of(owned) if owned.size else owned
+        bad = np.nonzero(gpis != int(GPI.REALM))[0]
+        if bad.size:
+            pa = int(owned[bad[0]])
+            g = int(gpis[bad[0]])
+            name = GPI(g).label if g in GPI._value2member_map_ else "none"
+            raise GranuleInvariantError(f"granule {pa:#x} is {self.state(pa).name} but its GPI is {name}, not Realm")
+        for pa in sorted(delegated):
+            if self._p.mec.read(pa, GRANULE_SIZE, rmm_ctx).count(0) != GRANULE_SIZE:
                 raise GranuleInvariantError(f"DELEGATED granule {pa:#x} does not read as zero in the RMM's "
                                             "context (Realm PAS, MECID 0)")
         return checked

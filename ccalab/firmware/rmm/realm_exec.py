@@ -7,16 +7,20 @@ IPAs), and resumes the program. Each memory operation is translated by the MMU m
 RTTs (TLB, walk, GPC) and goes through the memory encryption engine; a stage-2 fault is handled
 as TF-RMM does:
 
-* unprotected IPA, nothing mapped: a REC exit the host can emulate (ISV=1: the value, the
-  access size and the page offset; for a block access or a page sweep, ISV=0 and the host may
-  map the page);
-* RIPAS EMPTY, or an IPA beyond the IPA space, or an instruction fetch from the unprotected half:
-  a synchronous external abort injected into the realm, no exit;
+* unprotected IPA, nothing mapped (or mapped read-only and written): a REC exit the host can
+  emulate (ISV=1: the value, the access size and the page offset; for a block access or a page
+  sweep, ISV=0 and the host may map the page);
+* RIPAS EMPTY, or an IPA beyond the IPA space, or an instruction fetch from the unprotected half,
+  or a host mapping with no Non-secure memory behind it (a GPF, or no memory at all): a
+  synchronous external abort injected into the realm, no exit;
 * RIPAS RAM not backed by DATA, or RIPAS DESTROYED: a REC exit with only the faulting IPA page.
 
 RSI and PSCI calls are handled by the RMM; some complete in the RMM, others exit to the host
 (RIPAS_CHANGE, HOST_CALL, PSCI). After :data:`OPS_PER_ENTRY` operations the REC is preempted
-(an IRQ exit: the host's timer).
+(an IRQ exit: the host's timer). An operation with operands no instruction could have is an
+Undefined Instruction exception in the realm; a program that fails (raises, yields something
+that is not an operation, is not a generator function) makes its realm kernel panic: PSCI
+SYSTEM_RESET, with the reason in the event log. Nothing a guest does raises out of REC_ENTER.
 
 Spec: RMM DEN0137 1.0-rel0, A4.3 "REC entry", A4.4 "REC exit", A5.2.* "Realm data access" /
 "Realm instruction fetch" (the access matrix), B5 "RSI"; Arm ARM K.a D24.2.40 ESR_ELx (ISS of a
@@ -36,7 +40,6 @@ from ...arch.sysreg import HCR_EL2, VTCR_EL2
 from ..psci import PsciFid, is_psci_fid
 from . import s2tt
 from .fids import SMC_NOT_SUPPORTED
-from .objects import RealmState
 from .rsi import dispatch as rsi_dispatch
 from .rsi.psci import handle_psci
 from .rsi.status import RSI_FID_FIRST, RSI_FID_LAST
@@ -110,7 +113,9 @@ class RealmExec:
             if not data:
                 raise _Sea(ipa, "instruction fetch from the unprotected half")
             w = self.rmm.walk(realm, ipa, 3)
-            if s2tt.decode(w.entry, w.level)[0] == Hipas.ASSIGNED_NS:
+            # a mapped page that faults for want of Non-secure memory behind it (a GPF or an external
+            # abort, FSC >= 0x10) is an SEA; a permission fault (a read-only mapping) goes to the host
+            if s2tt.decode(w.entry, w.level)[0] == Hipas.ASSIGNED_NS and dfsc >= 0x10:
                 raise _Sea(ipa, "the host's page behind this unprotected IPA is not Non-secure memory (GPF)")
             fields = {"exit_reason": ExitReason.SYNC, "esr": esr_abort(True, dfsc, isv=isv, size=size, write=write),
                       "far": (ipa & 0xFFF) if isv else 0, "hpfar": hpfar}
@@ -137,10 +142,20 @@ class RealmExec:
             self._abort(ipa, write=write, isv=isv, size=size, value=value, dfsc=self._fault_dfsc(fault[0]))
         ctx = self.ctx if pas[0] == PAS.REALM else self.ns_ctx
         pa = int(pa[0])
+        if self._no_memory(np.array([pa]), pas, size) is not None:
+            raise _Sea(ipa, f"no memory answers at PA {pa:#x} (an external abort)")
         if write:
             self.p.mec.write(pa, int(value).to_bytes(size, "little") if isinstance(value, int) else value, ctx)
             return None
         return self.p.mec.read(pa, size, ctx)
+
+    def _no_memory(self, pa: np.ndarray, pas: np.ndarray, size: int = 8):
+        """The index of the first access whose PA no memory answers, or None. Only the host's
+        unprotected mappings can point outside DRAM (a realm's own pages are DATA granules)."""
+        for i in np.nonzero(pas != PAS.REALM)[0].tolist():
+            if not self.p.memory.is_backed(int(pa[i]), size):
+                return i
+        return None
 
     def _block(self, ipa: int, n: int, data: bytes | None):
         out = []
@@ -166,6 +181,8 @@ class RealmExec:
             pa, pas, fault, _ = self._translate(ipas, "write" if write else "read")
             bad = np.nonzero(fault != NO_FAULT)[0]
             k = int(bad[0]) if bad.size else n
+            hole = self._no_memory(pa[:k], pas[:k])
+            k = k if hole is None else hole
             good, gpas = pa[:k], pas[:k]
             if k:
                 gran = good >> 12
@@ -179,6 +196,8 @@ class RealmExec:
                     total += int(words[good >> 3].view(np.uint64).sum(dtype=np.uint64))
             done += k
             state["done"], state["total"] = done, total
+            if hole is not None:
+                raise _Sea(int(ipas[k]), f"no memory answers at PA {int(pa[k]):#x} (an external abort)")
             if k < n:  # a memset-like sweep has no valid syndrome (ISV = 0): the host maps, never emulates
                 self._abort(int(ipas[k]), write=write, dfsc=self._fault_dfsc(fault[k]))
         return total & _REG
@@ -187,7 +206,9 @@ class RealmExec:
     @staticmethod
     def _malformed(op):
         """Why ``op``'s operands encode no instruction (a reason), or None if they are well formed."""
-        kind, args = op.kind, tuple(op.args)
+        kind, args = op.kind, op.args
+        if not isinstance(args, (tuple, list)):
+            return f"{kind} operands come as a tuple, not {type(args).__name__}"
 
         def addr(v):
             return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= _REG
@@ -195,8 +216,9 @@ class RealmExec:
         want = {"load": 2, "store": 3, "read": 2, "write": 2, "touch": 3, "wfi": 0}
         if kind in want and len(args) != want[kind]:
             return f"{kind} takes {want[kind]} operands, got {len(args)}"
-        if kind in ("smc", "hvc"):
-            return None if args and all(map(addr, args)) else f"{kind} operands are 64-bit register values"
+        if kind in ("smc", "hvc"):  # register values: any int, taken modulo 2^64
+            ok = args and all(isinstance(a, (int, np.integer)) for a in args)
+            return None if ok else f"{kind} takes a function id and register values (ints)"
         if kind in ("load", "store", "read", "write", "touch") and not addr(args[0]):
             return f"{kind} address {args[0]!r} is not a 64-bit IPA"
         if kind in ("load", "store") and args[1] not in (1, 2, 4, 8):

@@ -320,6 +320,46 @@ def test_an_unprotected_mapping_of_a_realm_granule_raises_sea_in_the_realm(p, ho
     assert isinstance(exc, SyncExternalAbort) and exc.ipa == realm.cfg.shared_ipa and "GPF" in exc.why
 
 
+def test_a_store_to_a_read_only_host_page_exits_to_the_host_which_may_remap_it(p, host):
+    def script(cpu, ram, size, console, shared, *_):
+        cpu.notes["r"] = yield from cpu.load(shared)
+        yield from cpu.store(shared + 8, 0x77)
+
+    realm = build(host, script)
+    shared = realm.cfg.shared_ipa
+    realm._ensure_rtts(shared, 3)
+    pa = host.alloc()
+    p.phys_write(pa, struct.pack("<Q", 0x1234), PAS.NONSECURE)
+    host.must("RTT_MAP_UNPROTECTED", realm.rd, shared, 3, pa | (0b110 << 2) | (0b01 << 6))  # S2AP read-only
+    ex = enter(realm)
+    assert (ex["exit_reason"], ec(ex), (ex["esr"] >> 6) & 1) == (ExitReason.SYNC, EC_DABT_LOW, 1)
+    assert ex["esr"] & 0x3C == 0x0C and (ex["esr"] >> 24) & 1  # a permission fault, emulatable
+    assert (ex["far"], fault_ipa(ex), ex["gprs"][0]) == (8, shared, 0x77)
+    host.must("RTT_UNMAP_UNPROTECTED", realm.rd, shared, 3)
+    realm.map_unprotected(shared, pa)  # read/write this time: the store is retried
+    assert is_system_off(enter(realm))
+    assert realm.guest().notes == {"r": 0x1234}
+    assert p.phys_read(pa + 8, 8, PAS.NONSECURE) == struct.pack("<Q", 0x77)
+
+
+@pytest.mark.parametrize("pa", [0x1000_0000, 0x1C00_0000, (2 << 30) + (1 << 30) + 0x1000],
+                         ids=["hole", "uart", "beyond-dram"])
+@pytest.mark.parametrize("op", ["load", "write", "touch"])
+def test_an_unprotected_mapping_of_a_pa_that_is_not_memory_raises_sea_and_nothing_escapes(p, host, pa, op):
+    def script(cpu, ram, size, console, shared, *_):
+        yield from {"load": lambda: cpu.load(shared), "write": lambda: cpu.write(shared, b"x" * 64),
+                    "touch": lambda: cpu.touch(shared - GRANULE, 2, write=True)}[op]()
+
+    realm = build(host, script)
+    realm.map_unprotected(realm.cfg.shared_ipa - GRANULE)  # a good page first, for the sweep
+    realm.map_unprotected(realm.cfg.shared_ipa, pa)  # the host's mistake (or malice)
+    assert not p.memory.is_backed(pa, 8)
+    assert is_system_off(enter(realm))
+    exc = realm.guest().notes["exception"]
+    assert isinstance(exc, SyncExternalAbort) and exc.ipa == realm.cfg.shared_ipa
+    assert f"no memory answers at PA {pa:#x}" in exc.why
+
+
 @pytest.mark.parametrize("op", ["load", "read"])
 def test_inject_sea_after_an_unprotected_abort_raises_sea_in_the_realm(p, host, op):
     def script(cpu, ram, size, console, *_):
@@ -340,7 +380,7 @@ def test_inject_sea_after_a_protected_abort_is_refused_and_the_rec_still_runs(p,
         cpu.notes["v"] = yield from cpu.load(ram + 0x30000)
 
     realm = build(host, script)
-    ex = enter(realm)
+    assert fault_ipa(enter(realm)) == 0x30000
     call, _ = realm.enter(0, ENTER_INJECT_SEA)
     assert (call.status, call.failure) == (RmiStatus.ERROR_REC, "rec_sea")
     assert fault_ipa(enter(realm)) == 0x30000  # the access is still waiting
@@ -390,16 +430,17 @@ def test_emul_mmio_is_accepted_only_for_the_exit_right_before(p, host, monkeypat
 
 # --- instruction fetches, HVC, WFI, alignment --------------------------------------------------------------
 def test_an_instruction_fetch_from_unbacked_ram_exits_to_the_host(p, host):
-    realm = host.build_realm(RealmConfig(program="hello", image=b""))  # no image: PC 0 is unbacked RAM
+    # no image: the PC (the start of RAM, 2 MiB) is RIPAS RAM that nothing backs
+    realm = host.build_realm(RealmConfig(program="hello", image=b"", ram_base=2 << 20))
     start = p.events.next_seq
     ex = enter(realm)
     assert (ex["exit_reason"], ec(ex), (ex["esr"] >> 25) & 1) == (ExitReason.SYNC, EC_IABT_LOW, 1)
-    assert (ex["hpfar"], ex["far"], ex["esr"] & 0x3C) == (0, 0, 0x04)
-    realm.back(0)  # a zeroed page: nothing to run there
+    assert (ex["hpfar"], ex["far"], ex["esr"] & 0x3C) == (0x2000, 0, 0x04)
+    realm.back(2 << 20)  # a zeroed page: nothing to run there
     for _ in range(2):
         assert enter(realm)["exit_reason"] == ExitReason.IRQ
     why = [e.summary for e in p.events.of_kind("rec", start) if "cannot run" in e.summary]
-    assert len(why) == 2 and "no guest program at PC 0x0" in why[0]
+    assert len(why) == 2 and "no guest program at PC 0x200000" in why[0]
 
 
 def test_a_secondary_started_at_a_ripas_empty_pc_takes_an_sea_and_never_runs(p, host):
@@ -481,6 +522,25 @@ def test_a_malformed_operation_is_an_undefined_instruction_the_realm_can_catch(p
     assert realm.guest().notes["after"] == struct.unpack_from("<Q", DATA)[0]
 
 
+@pytest.mark.parametrize("op", [Op("load", (0, 8)), Op("store", (8, 4, -1)), Op("read", (0, 0)),
+                                Op("write", (0, bytearray(b"x"))), Op("touch", (0, 1, True)),
+                                Op("smc", (0xC400_0190, -1)), Op("hvc", (1,)), Op("wfi", ()), Op("load", [8, 8])])
+def test_well_formed_operations_pass_the_operand_check(op):
+    assert realm_exec.RealmExec._malformed(op) is None
+
+
+@pytest.mark.parametrize("op, why", [
+    (Op("load", (0,)), "takes 2 operands, got 1"), (Op("wfi", (1,)), "takes 0 operands"),
+    (Op("load", 5), "come as a tuple"), (Op("load", (-8, 8)), "not a 64-bit IPA"),
+    (Op("load", (1 << 64, 8)), "not a 64-bit IPA"), (Op("load", (True, 8)), "not a 64-bit IPA"),
+    (Op("store", (0, 16, 1)), "1, 2, 4 or 8 bytes"), (Op("store", (0, 8, "x")), "writes an int"),
+    (Op("read", (0, -1)), "not a count"), (Op("touch", (0, 2.0, 0)), "not a count"),
+    (Op("write", (0, "text")), "takes bytes"), (Op("smc", ()), "function id"), (Op("hvc", (1.5,)), "function id"),
+])
+def test_malformed_operations_are_named_with_the_reason(op, why):
+    assert why in realm_exec.RealmExec._malformed(op)
+
+
 # --- a misbehaving program: the realm powers off ------------------------------------------------------------
 def _raises(cpu, ram, *_):
     yield from cpu.load(ram)
@@ -503,14 +563,19 @@ def _malformed(cpu, *_):
     yield Op("store", (0, 8, b"not an int"))
 
 
+def _operands_not_a_tuple(cpu, *_):
+    yield Op("load", 0x1000)
+
+
 @pytest.mark.parametrize("script, why", [
     (_raises, "the guest program failed: ValueError: a bug in the guest"),
     (_garbage, "yielded 42, which is not an operation"),
     (_unknown_op, "yielded Op(kind='jump'"),
     (_unhandled_sea, "unhandled exception in the realm: synchronous external abort"),
     (_malformed, "unhandled exception in the realm: malformed store"),
+    (_operands_not_a_tuple, "unhandled exception in the realm: malformed load"),
     (None, "the guest program failed: RuntimeError: the program's body ran without yielding"),
-], ids=["raises", "garbage", "unknown-op", "unhandled-sea", "malformed", "not-a-generator"])
+], ids=["raises", "garbage", "unknown-op", "unhandled-sea", "malformed", "not-a-tuple", "not-a-generator"])
 def test_a_program_that_fails_resets_the_realm_and_nothing_escapes_the_smc(p, host, script, why):
     realm = build(host, script, runner="test-exec-bare" if script else "test-exec-plain")
     start = p.events.next_seq
