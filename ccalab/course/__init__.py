@@ -5,6 +5,8 @@
 - :mod:`ccalab.course.lab02`: lab 02, the stage-1 and stage-2 tables of a guest (same functions).
 - :mod:`ccalab.course.lab03`: lab 03, MECID forensics: which encryption context each realm granule
   belongs to (same functions).
+- :mod:`ccalab.course.lab04`: lab 04, a realm's life: predict a RIM, debug a host's build from its
+  status codes, try to read a realm's secret as the host (same functions).
 - :mod:`ccalab.course.catalog`, :mod:`ccalab.course.progress`, :mod:`ccalab.course.release`: the course
   map, the learner's progress store, and the learner versions of the labs.
 - :mod:`ccalab.course.frontmatter`: the front matter every notebook carries (``read``).
@@ -13,9 +15,9 @@
 Nothing here imports matplotlib or ipywidgets.
 """
 
-from . import frontmatter, lab01, lab02, lab03
+from . import frontmatter, lab01, lab02, lab03, lab04
 
-__all__ = ["lab01", "lab02", "lab03", "frontmatter", "nbtools", "strip_outputs"]
+__all__ = ["lab01", "lab02", "lab03", "lab04", "frontmatter", "nbtools", "strip_outputs"]
 
 
 def __getattr__(name):

@@ -44,15 +44,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import GranuleProtectionFault
+from ..errors import ExternalAbort, GranuleProtectionFault
 from ..firmware.rmm import measurement as _measurement
 from ..firmware.rmm import s2tt
 from ..firmware.rmm.granule import GranuleState
 from ..firmware.rmm.rmi.rec import REC_AUX_COUNT, index_mpidr
 from ..firmware.rmm.spec import label_of
 from ..firmware.rmm.status import RmiStatus, describe
-from ..firmware.rmm.structs import (REALM_PARAMS, REALM_PARAMS_MEASURED, REC_FLAG_RUNNABLE, REC_PARAMS,
-                                    REC_PARAMS_MEASURED, pack)
+from ..firmware.rmm.structs import REALM_PARAMS, REALM_PARAMS_MEASURED, REC_FLAG_RUNNABLE, REC_PARAMS, pack
 from ..guest.isa import header
 from . import progress as _progress
 from .hints import Hint, pick_hint
@@ -142,11 +141,12 @@ class RimExercise:
     def __str__(self) -> str:
         runnable = sum(1 for r in self.recs if r["flags"] & REC_FLAG_RUNNABLE)
         lines = [f"Realm to measure (seed {self.seed}):",
-                 f"  image: {len(self.image) // GRANULE} pages at IPA 0x0..{len(self.image):#x} (rx.image, rx.pages)",
+                 f"  image: {len(self.pages)} page{'s' if len(self.pages) != 1 else ''} at IPA "
+                 f"[0x0, {len(self.image):#x}) (rx.image, rx.pages)",
                  f"  RAM: {self.ram_size >> 20} MiB at IPA 0x0 (rx.ram_size = {self.ram_size:#x})",
                  f"  hash algorithm: {self.hash_algo} (params['hash_algo'] = {int(self.params['hash_algo'])})",
                  "  RmiRealmParams (rx.params): " + ", ".join(
-                     f"{k}={v.rstrip(bytes(1))[:8]!r}..." if isinstance(v, bytes) else f"{k}={int(v)}"
+                     f"{k}={v.rstrip(bytes(1)).hex()}" if isinstance(v, bytes) else f"{k}={int(v)}"
                      for k, v in self.params.items()),
                  f"  RECs (rx.recs): {len(self.recs)}, {runnable} runnable"]
         for k, r in enumerate(self.recs):
@@ -317,11 +317,10 @@ def _judge_rim(rx: RimExercise, fn, msgs: list, probes: list) -> bool:
     n_data = len(rx.pages)
     n_ripas = len(_ripas_entries(rx))
     counts = f"1 REALM_CREATE, {n_data} DATA_CREATE, {n_ripas} RIPAS entries, 1 runnable REC"
-    if trail is not None and len(trail) == len(ref) and trail == [r for _, r in ref]:
-        probes.append((True, f"exercise 1: all {len(ref)} RIMs match the RMM's ({counts}); RIM {_hx(truth)}"))
-        return True
-    if trail is None and final == truth:
-        probes.append((True, f"exercise 1: RIM {_hx(truth)} = the RMM's ({counts})"))
+    if final == truth:  # a list may hold every RIM or only some; the last one is the prediction
+        every = trail is not None and trail == [r for _, r in ref]
+        probes.append((True, (f"exercise 1: all {len(ref)} RIMs match the RMM's" if every
+                              else f"exercise 1: RIM {_hx(truth)} = the RMM's") + f" ({counts})"))
         return True
     if trail is not None:
         msgs.append(f"{tag}: {_explain_trail(rx, ref, trail)}")
@@ -369,7 +368,8 @@ def _step_whatifs(rx: RimExercise, what: str, prev: bytes):
                 if top - base == BLOCK else (None, ""),
                 (m.extend_ripas(algo, prev, base, rx.ram_size),
                  "RTT_INIT_RIPAS measures each RTT entry it processes, one descriptor per entry, not the whole range"),
-                (H(unpadded(good)), "the old RIM sits in a 64-byte slot at 0x10, zero-padded; base at 0x50, top at 0x58"),
+                (H(unpadded(good)), "the old RIM sits in a 64-byte slot at 0x10, zero-padded; base at 0x50, top at "
+                 "0x58"),
                 (H(no_len(good)), "the descriptor's length field (0x100, 8 bytes at 0x8) is missing")]
     elif what.startswith("REC_CREATE"):
         k = int(what.rsplit(" ", 1)[1])
@@ -377,7 +377,8 @@ def _step_whatifs(rx: RimExercise, what: str, prev: bytes):
         out += [(H(m.rec_descriptor(prev, H(rx.rec_params_page(k)))),
                  "the REC's content hash covers only flags, pc and gprs of RmiRecParams (the rest of the page zero), "
                  "not mpidr or the auxiliary granules"),
-                (H(unpadded(good)), "the old RIM sits in a 64-byte slot at 0x10, zero-padded; the content hash at 0x50"),
+                (H(unpadded(good)), "the old RIM sits in a 64-byte slot at 0x10, zero-padded; the content hash at "
+                 "0x50"),
                 (H(no_len(good)), "the descriptor's length field (0x100, 8 bytes at 0x8) is missing")]
     return [(v, t) for v, t in out if v is not None]
 
@@ -443,7 +444,8 @@ def _explain_create(rx: RimExercise, got: bytes) -> str:
         return ("your first RIM, after REALM_CREATE, hashes the whole RmiRealmParams page. The RMM keeps only the "
                 f"measured fields ({', '.join(REALM_PARAMS_MEASURED)}) and zeroes the rest (rpv, vmid and the RTT "
                 "fields are not measured) before hashing: rx.params_page(keep=[...]) builds that page."
-                + (f" The hash is also the wrong one: the realm's algorithm is {name[int(own)]}." if wrong_algo else ""))
+                + (f" The hash is also the wrong one: the realm's algorithm is {name[int(own)]}." if wrong_algo
+                   else ""))
     if got == m.digest(other, measured):
         return (f"your first RIM uses {name[int(other)]}, but this realm's hash_algo is {int(own)}, "
                 f"{name[int(own)]}: every hash of the realm's measurement uses it.")
@@ -494,7 +496,7 @@ FIXES = {
     "rec-order": "create the RECs in MPIDR order: the first REC has index 0",
 }
 
-#: Each kind of bug: what it changes in the host's plan, and the fix.
+#: Each kind of bug (:func:`_plan` makes it) and its fix.
 _BUGS = {
     "rd-undelegated": "delegate", "root-undelegated": "delegate", "rtt-num-start": "fix-params",
     "params-not-host": "host-memory", "data-before-rtt": "create-rtt", "rtt-level-skipped": "create-rtt",
@@ -509,7 +511,8 @@ RUNS_PER_SEED = 4
 _LABEL_TEXT = {
     "rd_state": "the RD granule is not in the state the command needs (REALM_CREATE wants it DELEGATED; later "
                 "commands want a realm's RD)",
-    "rtt_state": "a root RTT granule is not DELEGATED",
+    "rtt_state": "an RTT granule or entry is not in the state the command needs (for REALM_CREATE: a root RTT "
+                 "granule is not DELEGATED)",
     "params_state": "the parameters page is not an undelegated host page",
     "params_valid": "RmiRealmParams is malformed",
     "rtt_walk": "the RTT walk stopped above the level the command needs: a table is missing (the index is the level "
@@ -531,7 +534,8 @@ class FaultyBuild:
 
     ``steps`` are :class:`~ccalab.host.BuildStep` (command, args, why); ``calls`` the
     :class:`~ccalab.host.RmiCall` of each, in order (``.name``, ``.args``, ``.status``, ``.index``,
-    ``.ok``, ``.failure``: the spec label of the condition that failed, e.g. ``"rd_state"``).
+    ``.ok``, ``.failure``: the spec label of the condition that failed, e.g. ``"rd_state"``, sometimes
+    followed by ``": "`` and the reason; :attr:`labels` has the labels alone).
     """
 
     number: int
@@ -556,7 +560,7 @@ class FaultyBuild:
                 rows.append((f"{i}-{j}", f"GRANULE_DELEGATE x{j - i + 1}", describe(c.results[0]), "", s.why))
             else:
                 args = ", ".join(f"{a:#x}" for a in s.args)
-                rows.append((str(i), f"{s.command}({args})", describe(c.results[0]), label_of(c.failure) or "", s.why))
+                rows.append((str(i), f"{s.command}({args})", describe(c.results[0]), c.failure or "", s.why))
             i = j + 1
         return rows
 
@@ -760,7 +764,7 @@ REASONS = {
            "access faults before any data moves",
     "mec": "memory encryption: DRAM holds the granule encrypted under the realm's key",
     "rmm": "the RMM refuses the command: one of its failure conditions holds",
-    "scrub": "the RMM zeroes the granule before the host gets it back, and the realm sees RIPAS DESTROYED",
+    "scrub": "the RMM wipes the granule before the host gets it back, and the realm sees RIPAS DESTROYED",
     "page-tables": "the host's own page tables do not map the realm's memory",
     "stage-2": "the realm's stage-2 permissions forbid the host's access",
 }
@@ -780,8 +784,9 @@ _WRONG_REASON = {
     ("remap", "scrub"): "nothing was wiped: the command was refused",
     ("destroy", "gpc"): "the GPC did not stop anything: DATA_DESTROY and GRANULE_UNDELEGATE succeeded and the host "
                         "read the granule",
-    ("destroy", "mec"): "the host read the granule in the Non-secure PAS after undelegating it: there is no realm key "
-                        "involved any more; the bytes are zeros because the RMM wrote zeros",
+    ("destroy", "mec"): "the realm's key is not what kept the secret here: before the granule left the Realm PAS the "
+                        "RMM overwrote it with zeros (in its own context), so there is no secret left to decrypt; "
+                        "the host reads those zeros through its own key, as noise",
     ("destroy", "rmm"): "the RMM accepted DATA_DESTROY: a host may take its memory back at any time",
 }
 _GENERIC_WRONG = {
@@ -810,7 +815,7 @@ class Target:
         cfg = RealmConfig(program="secret-keeper", ram_size=rng.choice((2, 4)) * MiB, arg=rng.randrange(1 << 32),
                           vmid=rng.randrange(1, 200))
         self.realm = self.host.build_realm(cfg)
-        self.realm.run(max_exits=8)  # it stores its secret, prints where, and waits
+        self.realm.run(max_exits=6)  # it stores its secret and prints where (then it would wait in a WFI loop)
         self.secret_ipa = self.realm.guest(0).notes["secret_ipa"]
         self._secret = self.realm.guest(0).notes["secret"]
         self._secret_pa = self.realm.data[self.secret_ipa]
@@ -957,28 +962,38 @@ def _outcome_remap(t: Target, outcome):
 
 
 def _outcome_destroy(t: Target, outcome):
+    from ..firmware.rmm.rmm import RMM_CONTEXT
+
     rmm = t.platform.rmm
     realm = rmm.realms.get(t.rd)
     pa = t._secret_pa
     if realm is None:  # pragma: no cover - the learner destroyed the whole realm
         return "the realm is gone: DATA_DESTROY only the secret's page, then read the granule you got back.", ""
-    w = rmm.walk(realm, t.secret_ipa, 3)
-    hipas, ripas, _ = s2tt.decode(w.entry, w.level)
     if rmm.granules.state(pa) == GranuleState.DATA:
-        return (f"the secret's granule (PA {pa:#x}) is still the realm's DATA: RMI DATA_DESTROY(rd, ipa) takes it "
+        return (f"the secret's granule (PA {pa:#x}) is still the realm's DATA: DATA_DESTROY(rd, ipa) takes it "
                 "back."), ""
     if isinstance(outcome, GranuleProtectionFault):
-        return ("after DATA_DESTROY the granule is DELEGATED: still in the Realm PAS, so peeking at it faults. "
+        return ("after DATA_DESTROY the granule is DELEGATED: still in the Realm PAS, so the host's read faults. "
                 "GRANULE_UNDELEGATE it, then read it."), ""
     if not isinstance(outcome, (bytes, bytearray)) or not outcome:
         return ("for 'destroy', return the bytes you read from the granule after taking it back "
                 "(DATA_DESTROY, GRANULE_UNDELEGATE, then target.host.peek)."), ""
-    if any(outcome):
-        return "those bytes are not all zero: they are not what the granule holds after DATA_DESTROY.", ""
-    if ripas != s2tt.Ripas.DESTROYED:  # pragma: no cover - DATA_DESTROY of RIPAS RAM always leaves DESTROYED
-        return f"the secret's IPA is RIPAS {ripas.name}, not DESTROYED.", ""
-    return None, (f"DATA_DESTROY gave the granule back: {len(outcome)} zero bytes, and IPA {t.secret_ipa:#x} is "
-                  "now RIPAS DESTROYED")
+    outcome = bytes(outcome)
+    if t._secret[:16] in outcome:  # pragma: no cover - the RMM wipes every granule it gives back
+        return "those bytes hold the secret: the RMM did not wipe the granule (a model bug: please report it).", ""
+    now = t.host.peek(pa, GRANULE)
+    if isinstance(now, GranuleProtectionFault):
+        return ("the granule is still DELEGATED, so the host cannot read it: GRANULE_UNDELEGATE it first, then "
+                "read it."), ""
+    if _offset(now, outcome) is None:
+        return (f"those bytes are not what the host reads in the granule it got back (PA {pa:#x}): read it with "
+                "target.host.peek(pa, n) after GRANULE_UNDELEGATE."), ""
+    w = rmm.walk(realm, t.secret_ipa, 3)
+    ripas = s2tt.decode(w.entry, w.level)[1]
+    wiped = not any(t.platform.mec.read(pa, GRANULE, RMM_CONTEXT))
+    assert wiped and ripas == s2tt.Ripas.DESTROYED, "DATA_DESTROY must wipe the granule and leave RIPAS DESTROYED"
+    return None, (f"DATA_DESTROY gave the granule back wiped (zeros in the RMM's context; the host reads them through "
+                  f"its own key: {len(outcome)} bytes of noise), and IPA {t.secret_ipa:#x} is now RIPAS DESTROYED")
 
 
 # ==================================================================================================
@@ -1002,7 +1017,8 @@ class Exercise:
         return (f"Lab 04 (seed {self.seed}): three exercises on your own machines\n"
                 f"  1. ex.rim: a {len(rx.pages)}-page image, {rx.ram_size >> 20} MiB of RAM, {rx.hash_algo}, "
                 f"{len(rx.recs)} REC{'s' if len(rx.recs) != 1 else ''}: predict its RIM\n"
-                f"  2. ex.runs: {len(self.runs)} realm builds, each with one mistake: find the faulty step and its fix\n"
+                f"  2. ex.runs: {len(self.runs)} realm builds, each with one mistake: find the faulty step and its "
+                "fix\n"
                 "  3. ex.target(): a realm that keeps a secret: try to read it as the host")
 
     __repr__ = __str__
@@ -1031,13 +1047,16 @@ def _explain_exception(exc: BaseException, call: str) -> str:
     s = str(exc)
     if isinstance(exc, KeyError) and call.startswith("attack"):
         text += " target.realm.data has one entry per IPA the host backed: target.realm.data[target.secret_ipa]."
+    elif isinstance(exc, ExternalAbort) and call.startswith("attack"):
+        text += (" Nothing answers at that physical address: an IPA is not a PA. The secret's IPA is backed by the "
+                 "granule at target.realm.data[target.secret_ipa].")
     elif isinstance(exc, TypeError) and "positional argument" in s and not learner_line(exc):
         want = {"predict_rim(rx)": "one parameter, rx", "diagnose(run)": "one parameter, run",
                 "attack(target, approach)": "two parameters, target and approach"}[call]
         text += f" The checker calls {call}: your function must take {want}."
     elif isinstance(exc, GranuleProtectionFault):
-        text += (" The host's Non-secure access to a Realm granule faults: host.peek(pa, n) returns the fault instead of "
-                 "raising it.")
+        text += (" The host's Non-secure access to a Realm granule faults: host.peek(pa, n) returns the fault "
+                 "instead of raising it.")
     return text
 
 
@@ -1050,8 +1069,8 @@ def check(answers, seed: int = 0) -> LabResult:
     except TypeError as exc:
         return LabResult(False, [f"check(answers, seed=...): {exc}"], seed=seed, exercises={})
     if answers is None:
-        return LabResult(False, ["`answers` is None. Pass the dict of your three functions: check(answers, seed=SEED)."],
-                         seed=seed, exercises={})
+        return LabResult(False, ["`answers` is None. Pass the dict of your three functions: check(answers, "
+                                 "seed=SEED)."], seed=seed, exercises={})
     if callable(answers) or not isinstance(answers, dict):
         return LabResult(False, ["check needs the dict answers = {'rim': predict_rim, 'diagnose': diagnose, 'attack': "
                                  f"attack}}, got a {type(answers).__name__}."], seed=seed, exercises={})

@@ -34,8 +34,8 @@ from ..firmware.rmm.exits import ExitReason
 from ..firmware.rmm.measurement import HashAlgo
 from ..firmware.rmm.rmi.rec import index_mpidr
 from ..firmware.rmm.status import RmiStatus
-from ..firmware.rmm.structs import (ENTER_EMUL_MMIO, ENTER_RIPAS_RESPONSE, REALM_PARAMS, REC_FLAG_RUNNABLE,
-                                    REC_PARAMS)
+from ..firmware.rmm.structs import (ENTER_EMUL_MMIO, ENTER_RIPAS_RESPONSE, ENTER_TRAP_WFI, REALM_PARAMS,
+                                    REC_FLAG_RUNNABLE, REC_PARAMS)
 from ..guest.isa import header
 from .host import GRANULE, HostError
 
@@ -182,6 +182,8 @@ class RealmHandle:
         self.host_call_handler = lambda imm, gprs: [g + 1 for g in gprs]
         self.reject_ripas = False
         self.image_pa = None
+        self._runnable = {0}
+        self._answer = {}
 
     # --- plan and build ----------------------------------------------------------------------------
     def _ensure_rtts(self, ipa: int, level: int = 3, record=None) -> None:
@@ -260,8 +262,10 @@ class RealmHandle:
                 self._ensure_rtts(ipa, 3)
             h.must("DATA_CREATE", self.rd, data[i], ipa, src + i * GRANULE, flags)
             self.data[ipa] = data[i]
-            if progress is not None and i % 4096 == 0:
+            if progress is not None and i % 256 == 0:
                 progress(i, total)
+        if progress is not None:
+            progress(total, total)
         # the rest of RAM: RIPAS RAM, backed when the realm touches it
         base, top = cfg.ram_base + total * GRANULE, cfg.ram_base + cfg.ram_size
         while base < top:
@@ -322,8 +326,8 @@ class RealmHandle:
         """Run the realm's RECs, servicing every exit as a VMM does, until the realm powers off or no
         REC can run. Returns a :class:`RunReport`."""
         report = RunReport()
-        runnable = {0}
-        answer = {k: (0, ()) for k in range(len(self.recs))}
+        runnable = self._runnable
+        answer = self._answer  # what the host owes each REC on its next entry (kept across runs)
         k = -1
         for _ in range(max_exits):
             if not runnable:
@@ -331,8 +335,8 @@ class RealmHandle:
                 break
             later = sorted(r for r in runnable if r > k)
             k = later[0] if later else min(runnable)  # round robin over the runnable RECs
-            flags, gprs = answer[k]
-            call, ex = self.enter(k, flags, gprs)
+            flags, gprs = answer.get(k, (0, ()))
+            call, ex = self.enter(k, flags | ENTER_TRAP_WFI, gprs)  # trap WFI, as KVM does: an idle vCPU yields
             answer[k] = (0, ())
             if not call.ok:
                 report.stopped = f"REC_ENTER failed: {call}"
