@@ -1,8 +1,8 @@
 """Building, running and tearing down a realm, as a KVM-like VMM does it.
 
 A build is a list of :class:`BuildStep`: the learner can run it all (:meth:`Host.build_realm`),
-step through it, or take the plan, change one step and watch the RMM refuse it
-(:meth:`RealmHandle.plan` / :meth:`RealmHandle.execute`).
+or call the same RMI commands one by one through :class:`~ccalab.host.Host` (as notebook 04 and
+the RealmInspector widget do) and watch the RMM refuse a wrong one.
 
 The realm's memory layout (IPAs):
 
@@ -156,6 +156,7 @@ class RunReport:
     console: list = field(default_factory=list)
     host_calls: list = field(default_factory=list)
     stopped: str = ""
+    paused: bool = False  # the budget ran out while the realm could still run: run() again continues
 
     def text(self) -> str:
         lines = [f"REC {i} exit {reason}: {detail}" for i, reason, detail in self.exits]
@@ -184,6 +185,7 @@ class RealmHandle:
         self.image_pa = None
         self._runnable = {0}
         self._answer = {}
+        self._last_rec = -1
 
     # --- plan and build ----------------------------------------------------------------------------
     def _ensure_rtts(self, ipa: int, level: int = 3, record=None) -> None:
@@ -322,22 +324,30 @@ class RealmHandle:
         call = h.rmi("REC_ENTER", self.recs[k], run)
         return call, (h.read_exit(run) if call.ok else None)
 
-    def run(self, max_exits: int = 10_000) -> RunReport:
-        """Run the realm's RECs, servicing every exit as a VMM does, until the realm powers off or no
-        REC can run. Returns a :class:`RunReport`."""
+    def run(self, max_exits: int = 10_000, max_seconds: float | None = None) -> RunReport:
+        """Run the realm's RECs, servicing every exit as a VMM does, until the realm powers off, no
+        REC can run, or the budget (``max_exits`` exits, ``max_seconds`` of wall time) runs out;
+        the next call then carries on where this one stopped. Returns a :class:`RunReport`."""
+        import time
+
         report = RunReport()
         runnable = self._runnable
         answer = self._answer  # what the host owes each REC on its next entry (kept across runs)
-        k = -1
+        k = self._last_rec
+        start = time.monotonic()
         for _ in range(max_exits):
             if not runnable:
                 report.stopped = "no REC is runnable"
                 break
+            if max_seconds is not None and time.monotonic() - start > max_seconds:
+                report.stopped = f"paused after {len(report.exits)} exits: the realm is still running"
+                report.paused = True
+                break
             later = sorted(r for r in runnable if r > k)
             k = later[0] if later else min(runnable)  # round robin over the runnable RECs
-            flags, gprs = answer.get(k, (0, ()))
+            self._last_rec = k
+            flags, gprs = answer.pop(k, (0, ()))
             call, ex = self.enter(k, flags | ENTER_TRAP_WFI, gprs)  # trap WFI, as KVM does: an idle vCPU yields
-            answer[k] = (0, ())
             if not call.ok:
                 report.stopped = f"REC_ENTER failed: {call}"
                 break
@@ -348,7 +358,8 @@ class RealmHandle:
                 report.stopped = stop
                 break
         else:
-            report.stopped = f"gave up after {max_exits} exits"
+            report.stopped = f"paused after {max_exits} exits: the realm is still running"
+            report.paused = True
         report.console = list(self.console)
         return report
 

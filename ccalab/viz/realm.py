@@ -35,6 +35,7 @@ from ..firmware.rmm import s2tt
 from ..firmware.rmm.exits import ExitReason
 from ..firmware.rmm.granule import GRANULE_SIZE, GranuleState
 from ..firmware.rmm.objects import RealmState
+from ..firmware.rmm.rsi.status import RsiStatus
 from ..firmware.rmm.status import describe
 from .theme import resolve_theme, style_axes, style_legend
 
@@ -846,10 +847,6 @@ def draw_rim_log(p, rd, ax=None, theme=None, since: int = 0, max_steps: int = 16
 
 
 # --- the call log ----------------------------------------------------------------------------------
-def _rsi_line(ev) -> str:
-    return ev.summary
-
-
 def _exit_line(p, ev) -> str:
     d = ev.data
     f = d.get("fields", {})
@@ -894,7 +891,7 @@ def rmi_log_text(p, since: int = 0, last: int | None = None) -> str:
             why = f"  [{d['failure']}]" if d.get("failure") else ""
             lines.append(f"#{ev.seq:<6} RMI  {_call_text(cmd, d.get('args', ()))} -> {out}{more}{why}")
         elif ev.kind == "rsi":
-            lines.append(f"#{ev.seq:<6} RSI  {_rsi_line(ev)}")
+            lines.append(f"#{ev.seq:<6} RSI  {ev.summary}")
         elif ev.kind == "psci":
             lines.append(f"#{ev.seq:<6} PSCI {ev.summary}")
         elif ev.kind == "rec.exit":
@@ -966,8 +963,6 @@ def sequence_messages(p, since: int = 0) -> list:
             out.append(SeqMessage(s, REALM, RMM, f"{cmd}({args})", "call"))
             if "results" in d:
                 try:
-                    from ..firmware.rmm.rsi.status import RsiStatus
-
                     st = RsiStatus(d["results"][0]).spec_name
                 except (ValueError, IndexError):
                     st = f"{d['results'][0]:#x}" if d["results"] else "?"
@@ -1092,7 +1087,8 @@ def draw_sequence(p, since: int = 0, limit: int = 40, ax=None, theme=None):
             ax.text(xs[m.src], yy, m.label[:70], ha="center", va="center", fontsize=6.5, color="#000000",
                     bbox=dict(boxstyle="round,pad=0.2", fc="#F0E442", ec=c["edge"], lw=0.5))
             continue
-        colour = c["ok"] if m.kind == "exit" else (c["fault"] if "[" in m.label else c["edge"])
+        failed = m.kind == "return" and m.label.endswith("]")  # a failure label in brackets
+        colour = c["ok"] if m.kind == "exit" else (c["fault"] if failed else c["edge"])
         ax.add_patch(FancyArrowPatch((xs[m.src], yy), (xs[m.dst], yy), arrowstyle="->", mutation_scale=10,
                                      color=colour, linewidth=0.9, linestyle="--" if m.kind == "return" else "-"))
         ax.text((xs[m.src] + xs[m.dst]) / 2, yy - 0.12, m.label[:64], ha="center", va="bottom", fontsize=6.5,

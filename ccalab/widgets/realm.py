@@ -18,17 +18,20 @@ stage calls.
 from __future__ import annotations
 
 import html
+import time
 
 import ipywidgets as W
 
 from ._common import FAULT_STYLE as _FAULT_STYLE, NOTE_STYLE as _NOTE_STYLE, OK_STYLE as _OK_STYLE, pre as _pre
 
 from ..arch.pas import PAS
+from ..errors import CCALabError
 from ..firmware.rmm import s2tt
+from ..firmware.rmm.exits import ExitReason
 from ..firmware.rmm.rmi.rec import index_mpidr
 from ..firmware.rmm.status import RmiStatus
 from ..firmware.rmm.structs import REALM_PARAMS, REC_FLAG_RUNNABLE, REC_PARAMS
-from ..host import Host, HostError, RealmConfig, RealmHandle
+from ..host import Host, HostError, RealmConfig, RealmHandle, RunReport
 from ..viz import realm as _vr
 
 G = 4096
@@ -55,8 +58,11 @@ STAGES = (
      "The realm moves from NEW to ACTIVE: the RIM is frozen and the RECs may run."),
 )
 
-#: How many REC exits one Run may take (a realm waiting in a WFI loop never powers off).
-RUN_EXITS = 400
+#: The budget of one Run: at most this many REC exits, and no new REC_ENTER after this many
+#: seconds of work (a realm that waits in a loop never powers off; each of its timer exits runs a
+#: long slice of guest operations).
+RUN_EXITS = 2000
+RUN_SECONDS = 3.0
 
 
 class RealmInspector:
@@ -67,7 +73,8 @@ class RealmInspector:
     p : Platform, optional
         The machine; by default a new ``Platform(dram_size=1 << 30)`` (or the host's or realm's).
     host : Host, optional
-        The host that builds the demo realm (default: a new :class:`~ccalab.host.Host` of ``p``).
+        The host that builds the demo realm (default: the realm's host, or a new
+        :class:`~ccalab.host.Host` of ``p``).
     realm : RealmHandle, optional
         A realm built elsewhere (e.g. by ``host.build_realm``): the build stages count as done,
         and Run / Destroy act on it.
@@ -112,11 +119,14 @@ class RealmInspector:
         self._stale = False
         self._batch = False
         self.platform = p
-        self.host = host if host is not None else Host(p)
+        if host is None:
+            host = realm.host if realm is not None else Host(p)
+        self.host = host
         self.handle = realm
         self.stage = len(STAGES) if realm is not None else 0
         self.mark = p.events.next_seq  # where the last action began
         self.last_report = None
+        self._run_state = None
         self._build()
         self._attach(p)
         self._refresh()
@@ -137,7 +147,8 @@ class RealmInspector:
         self.build_all_button = W.Button(description="Build all", icon="fast-forward",
                                          tooltip="Make every remaining stage, up to REALM_ACTIVATE")
         self.run_button = W.Button(description="Run", button_style="success", icon="play",
-                                   tooltip=f"REC_ENTER the realm's RECs and serve their exits (at most {RUN_EXITS})")
+                                   tooltip="REC_ENTER the realm's RECs and serve their exits until it powers off "
+                                           "(a realm that keeps running pauses after a few seconds)")
         self.destroy_button = W.Button(description="Destroy", button_style="warning", icon="trash",
                                        tooltip="Tear the realm down (DATA_DESTROY, RTT_DESTROY, REC_DESTROY, "
                                                "REALM_DESTROY) and undelegate every granule")
@@ -402,7 +413,7 @@ class RealmInspector:
             self._say(f"Stage {k + 1} ({STAGES[k][0]}) failed: {exc}.{why}", "fault")
             self._refresh()
             return False
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, CCALabError) as exc:
             self._end()
             self._say(f"Stage {k + 1} ({STAGES[k][0]}) could not be done: {exc}", "fault")
             self._refresh()
@@ -436,15 +447,18 @@ class RealmInspector:
         return ok
 
     def run(self):
-        """Run the built realm (REC_ENTER and exit handling, at most :data:`RUN_EXITS` exits); returns
-        the :class:`~ccalab.host.RunReport`, or None with an explanation."""
-        if self.handle is None or not self.built or self.handle.rd not in self.platform.rmm.realms:
+        """Run the built realm: REC_ENTER its RECs and serve their exits as the host does, until it
+        powers off, no REC can run, or the budget (:data:`RUN_EXITS` exits, :data:`RUN_SECONDS` of
+        work) is spent; a realm that is still running continues where it was at the next Run.
+        Returns the :class:`~ccalab.host.RunReport` of this Run, or None with an explanation."""
+        hd = self.handle
+        if hd is None or not self.built or hd.rd not in self.platform.rmm.realms:
             self._say("There is no active realm to run: build it first (Build all), or Reset.", "fault")
             return None
         self._begin()
         try:
-            report = self.handle.run(max_exits=RUN_EXITS)
-        except (HostError, ValueError, KeyError) as exc:
+            report = self._run_some(hd)
+        except (HostError, ValueError, KeyError, CCALabError) as exc:
             self._end()
             self._say(f"Running the realm stopped: {exc}", "fault")
             self._refresh()
@@ -452,12 +466,23 @@ class RealmInspector:
         self._end()
         self.last_report = report
         ok = not report.stopped.startswith("REC_ENTER failed")
-        head = f"Run: {_vr._plural(len(report.exits), 'REC exit')}; stopped because {report.stopped}."
+        head = f"Run: {_vr._plural(len(report.exits), 'REC exit')}; {report.stopped}."
         if report.console:
             head += " Console: " + " | ".join(report.console[-4:])
         lines = report.text().splitlines()
         self._say(head, "ok" if ok else "fault", detail="\n".join(lines[-40:]))
         self._refresh()
+        return report
+
+    def _run_some(self, hd) -> RunReport:
+        """The host's run loop with a budget; the handle keeps which RECs are runnable and what the
+        host owes each between Runs."""
+        report = hd.run(max_exits=RUN_EXITS, max_seconds=RUN_SECONDS)
+        if report.paused:
+            report.stopped = (f"paused after {_vr._plural(len(report.exits), 'exit')}: the realm is still running "
+                              "(press Run to continue)")
+        else:
+            report.stopped = f"stopped: {report.stopped}"
         return report
 
     def destroy(self) -> bool:
@@ -477,7 +502,7 @@ class RealmInspector:
                 for pa in [hd.rd] + ([hd.rtt_base + i * G for i in range(num)] if hd.rtt_base is not None else []):
                     h.must("GRANULE_UNDELEGATE", pa)
                     h.free(pa)
-        except (HostError, ValueError, KeyError) as exc:
+        except (HostError, ValueError, KeyError, CCALabError) as exc:
             self._end()
             self._say(f"Destroy stopped: {exc}", "fault")
             self._refresh()
@@ -506,6 +531,7 @@ class RealmInspector:
             self.stage = 0
             self.mark = new.events.next_seq
             self.last_report = None
+            self._run_state = None
             names = list(self.program.options)
             self.program.value = "hello" if "hello" in names else names[0]
             self.scope.value = "last"
@@ -537,6 +563,8 @@ class RealmInspector:
 
     def panel_text(self, name: str) -> str:
         """The text of panel ``name`` (granules, rtt, recs, rim, sequence, log, summary)."""
+        if name not in dict(self.PANELS):
+            raise KeyError(f"no panel {name!r}; panels: {', '.join(n for n, _ in self.PANELS)}")
         p, rd = self.platform, self._rd()
         no_realm = "No realm yet: press Build next step (REALM_CREATE is stage 2)."
         try:
@@ -556,11 +584,9 @@ class RealmInspector:
                 return _vr.recs_text(p, rd)
             if name == "rim":
                 return _vr.rim_log_text(p, rd)
-            if name == "summary":
-                return _vr.realm_summary_text(p, rd)
+            return _vr.realm_summary_text(p, rd)
         except ValueError as exc:
             return str(exc)
-        raise KeyError(f"no panel {name!r}; panels: {', '.join(n for n, _ in self.PANELS)}")
 
     def _update_panels(self):
         for name, _ in self.PANELS:
@@ -606,4 +632,4 @@ class RealmInspector:
         display(self.ui)
 
 
-__all__ = ["RealmInspector", "STAGES", "RUN_EXITS"]
+__all__ = ["RealmInspector", "STAGES", "RUN_EXITS", "RUN_SECONDS"]

@@ -204,9 +204,9 @@ def _conditions_html(command: str, failure) -> str:
     for i, (lab, status) in enumerate(conds):
         text = html.escape(explain_condition(command, lab))
         if label is None or (k is not None and i < k):
-            style, mark = "color:#1B7F3B", "&#10003; passed"
+            style, mark = "background:rgba(27,127,59,0.12)", "&#10003; passed"
         elif i == k:
-            style, mark = ("font-weight:bold;background:rgba(179,38,30,0.22);border-left:4px solid #B3261E",
+            style, mark = ("font-weight:bold;background:rgba(179,38,30,0.24);outline:2px solid #B3261E",
                            f"&#10007; FAILED &rarr; {status.spec_name}")
         else:
             style, mark = "opacity:0.55", "not reached"
@@ -352,12 +352,12 @@ class RmiConsole:
         finally:
             self._quiet = False
         row = _ROWS[cmd]
-        doc = (row.handler.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        outs = ", ".join(f"X{i + 1} {n}" for i, n in enumerate(RESULT_NAMES.get(cmd, ()))) or "none"
+        doc = " ".join((row.handler.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "")
+        outs = "".join(f", X{i + 1} {n}" for i, n in enumerate(RESULT_NAMES.get(cmd, ())))
         self.doc_html.value = (f"<div style='{_NOTE_STYLE}'>{html.escape(doc)}<br><i>Function ID {int(row.fid):#x}; "
-                               f"inputs X1..X{row.n_args}; outputs X0 (status | index &lt;&lt; 8), "
-                               f"{html.escape(outs)}.</i></div>" if row.n_args else
-                               f"<div style='{_NOTE_STYLE}'>{html.escape(doc)}</div>")
+                               f"inputs {'X1' if row.n_args == 1 else f'X1..X{row.n_args}'}; "
+                               "outputs X0 (status | index &lt;&lt; 8)"
+                               f"{html.escape(outs)}.</i></div>")
         self.refresh()
 
     def _on_first_arg(self):

@@ -153,7 +153,7 @@ def test_an_image_bigger_than_ram_is_refused(host):
 def test_progress_is_reported_while_data_is_created(host):
     seen = []
     host.build_realm(RealmConfig(program="hello", image=b"p" * GRANULE), progress=lambda i, n: seen.append((i, n)))
-    assert seen == [(0, 1)]
+    assert seen == [(0, 1), (1, 1)]  # at the start of each batch of pages, and once at the end
 
 
 def test_guest_is_none_until_the_rec_has_run(host):
@@ -166,7 +166,8 @@ def test_guest_is_none_until_the_rec_has_run(host):
 def test_run_gives_up_after_max_exits(host):
     realm = host.build_realm(RealmConfig(program="hello"))
     report = realm.run(max_exits=2)
-    assert report.stopped == "gave up after 2 exits" and len(report.exits) == 2
+    assert report.stopped == "paused after 2 exits: the realm is still running" and len(report.exits) == 2
+    assert report.paused
 
 
 def test_run_of_a_realm_that_is_off_reports_the_refused_entry(host):
