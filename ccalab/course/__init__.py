@@ -7,6 +7,8 @@
   belongs to (same functions).
 - :mod:`ccalab.course.lab04`: lab 04, a realm's life: predict a RIM, debug a host's build from its
   status codes, try to read a realm's secret as the host (same functions).
+- :mod:`ccalab.course.lab05`: lab 05, be the verifier: check a token's binding, provision reference
+  values, diagnose refused tokens (same functions).
 - :mod:`ccalab.course.catalog`, :mod:`ccalab.course.progress`, :mod:`ccalab.course.release`: the course
   map, the learner's progress store, and the learner versions of the labs.
 - :mod:`ccalab.course.frontmatter`: the front matter every notebook carries (``read``).
@@ -15,9 +17,9 @@
 Nothing here imports matplotlib or ipywidgets.
 """
 
-from . import frontmatter, lab01, lab02, lab03, lab04
+from . import frontmatter, lab01, lab02, lab03, lab04, lab05
 
-__all__ = ["lab01", "lab02", "lab03", "lab04", "frontmatter", "nbtools", "strip_outputs"]
+__all__ = ["lab01", "lab02", "lab03", "lab04", "lab05", "frontmatter", "nbtools", "strip_outputs"]
 
 
 def __getattr__(name):

@@ -1,9 +1,12 @@
 """Pictures (matplotlib) and their plain-text twins.
 
 Importing :mod:`ccalab.viz` does not load matplotlib: the ``draw_*`` functions import it when
-called, and the ``*_text`` renderers need only NumPy. Nothing here imports ipywidgets.
+called, and the ``*_text`` renderers need only NumPy (the attestation views load ``cryptography``
+and ``cbor2`` when called, to decode and verify tokens). Nothing here imports ipywidgets.
 """
 
+from .attest import (appraisal_text, claims_tree_text, draw_token, draw_verification, measurement_provenance_text,
+                     verification_text)
 from .gpt import draw_gpt_structure, draw_granule_map, gpt_structure_text, granule_map_text, walk_text
 from .mec import (block_diff, context_map_text, draw_context_map, draw_entropy, entropy, hexdump, probe_text,
                   side_by_side_text)
@@ -19,4 +22,6 @@ __all__ = ["granule_map_text", "draw_granule_map", "gpt_structure_text", "draw_g
            "hexdump", "side_by_side_text", "entropy", "draw_entropy", "context_map_text", "draw_context_map",
            "probe_text", "block_diff", "granule_states_text", "draw_granule_states", "rtt_tree_text",
            "draw_rtt_tree", "recs_text", "rim_log_text", "draw_rim_log", "rmi_log_text", "sequence_text",
-           "draw_sequence", "realm_summary_text", "GPI_COLOURS", "style_axes", "resolve_theme"]
+           "draw_sequence", "realm_summary_text", "claims_tree_text", "draw_token", "verification_text",
+           "draw_verification", "appraisal_text", "measurement_provenance_text", "GPI_COLOURS", "style_axes",
+           "resolve_theme"]

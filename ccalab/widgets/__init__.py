@@ -3,6 +3,7 @@
 Importing this package loads ipywidgets; ``import ccalab`` alone never does.
 """
 
+from .attest import TokenExplorer
 from .gpt import GranuleProtectionExplorer
 from .mec import MemoryEncryptionExplorer
 from .mmu import TranslationExplorer
@@ -10,4 +11,4 @@ from .realm import RealmInspector
 from .rmi import RmiConsole
 
 __all__ = ["GranuleProtectionExplorer", "MemoryEncryptionExplorer", "TranslationExplorer", "RealmInspector",
-           "RmiConsole"]
+           "RmiConsole", "TokenExplorer"]
