@@ -91,9 +91,11 @@ class EventLog:
         """Log an event; returns it (an :class:`Event`) when someone listens, else None."""
         return self.append_data(kind, actor, summary, data)
 
-    def append_data(self, kind: str, actor: str, summary, data: dict):
-        """:meth:`append` with the data as a dict (no keyword repacking: for firmware's own loggers)."""
-        t = (self._next, kind, actor, summary, tuple([*data.items()]))  # items before the tuple: untrackable
+    def append_data(self, kind: str, actor: str, summary, data: dict, atomic: bool = False):
+        """:meth:`append` with the data as a dict (no keyword repacking: for firmware's own loggers).
+        ``atomic``: every value is a number, string, bool or None, so the dict itself is kept (the
+        garbage collector never tracks such a dict); otherwise its items are kept as tuples."""
+        t = (self._next, kind, actor, summary, data if atomic else tuple([*data.items()]))
         self._next += 1
         self._events.append(t)
         if self._listeners:

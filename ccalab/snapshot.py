@@ -57,7 +57,7 @@ COVERED = {
     "WhatIf": {"skip_gpt_tlbi", "skip_tlbi", "skip_mec_flush"},
     "Rmm": {"platform", "granules", "debug", "realms", "recs", "last_failure", "token_provider", "_words",
             "_mem_bytes"},
-    "GranuleTracker": {"_p", "banks", "_maps", "state_arrays", "refcount_arrays"},
+    "GranuleTracker": {"_p", "banks", "_maps", "state_arrays", "refcount_arrays", "bank0_base", "bank0_end"},
     # the seed, envelope, lifecycle and boot counter are saved; the keys and the cached platform
     # tokens are derived again from them
     "AttestationService": {"platform", "seed", "_envelope", "_lifecycle", "boot", "_cpak", "_rak",

@@ -86,7 +86,7 @@ class Monitor:
 
     # --- helpers -----------------------------------------------------------------------------
     def _log(self, kind, summary, **data):
-        return self._p.events.append_data(kind, self.actor, summary, data)
+        return self._p.events.append_data(kind, self.actor, summary, data, atomic=True)
 
     @property
     def _mem(self):

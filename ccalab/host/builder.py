@@ -40,6 +40,7 @@ from ..guest.isa import header
 from .host import GRANULE, HostError
 
 MB = 1 << 20
+_DATA_CREATE = 0xC400_0153  # RmiFid.RMI_DATA_CREATE
 
 
 @contextmanager
@@ -262,7 +263,7 @@ class RealmHandle:
             ipa = cfg.ram_base + i * GRANULE
             if i % 512 == 0:
                 self._ensure_rtts(ipa, 3)
-            h.must("DATA_CREATE", self.rd, data[i], ipa, src + i * GRANULE, flags)
+            h._must_fast(_DATA_CREATE, self.rd, data[i], ipa, src + i * GRANULE, flags)
             self.data[ipa] = data[i]
             if progress is not None and i % 256 == 0:
                 progress(i, total)

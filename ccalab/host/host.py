@@ -113,18 +113,32 @@ class Host:
         return call
 
     def must(self, fid, *args, hint: str = "") -> RmiCall:
+        """:meth:`rmi`, raising :class:`HostError` (which carries the call) if it fails."""
         call = self.rmi(fid, *args)
         if not call.ok:
             raise HostError(call, hint)
         return call
 
+    def _must_fast(self, fid: int, *args) -> tuple:
+        """:meth:`must` for the bulk loops of a build: the result registers; the :class:`RmiCall`
+        record is made only when kept (``record``) or when the call failed."""
+        results = self.p.smc(fid, *args)
+        if results[0] or self.record:
+            call = RmiCall(_NAMES.get(fid, f"{fid:#x}"), args, results, self.p.rmm.last_failure)
+            if self.record:
+                self.calls.append(call)
+            if results[0]:
+                raise HostError(call)
+        return results
+
     def delegate(self, n: int = 1) -> list:
         """Allocate ``n`` contiguous granules and delegate each; their PAs."""
         base = self.alloc(n)
         out = []
+        fid = _BY_NAME["GRANULE_DELEGATE"]
         for k in range(n):
             pa = base + k * GRANULE
-            self.must("GRANULE_DELEGATE", pa)
+            self._must_fast(fid, pa)
             out.append(pa)
         return out
 

@@ -161,6 +161,12 @@ class MemoryEncryptionEngine:
             self._set_tags(other, ctx + 1)
             self.counters["fills"] += int(other.size)
 
+    def view(self, pa: int, n: int, ctx: int) -> np.ndarray:
+        """:meth:`read` without the copy: the plaintext view of ``[pa, pa + n)`` in context ``ctx``,
+        valid until the next access to those granules (for firmware copying a page at once)."""
+        self.prepare(pa, n, ctx)
+        return self.memory.bytes[pa:pa + n]
+
     def read(self, pa: int, n: int, ctx: int) -> bytes:
         self.prepare(pa, n, ctx)
         return self.memory.bytes[pa:pa + n].tobytes()

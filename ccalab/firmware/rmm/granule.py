@@ -102,6 +102,7 @@ class GranuleTracker:
     def __init__(self, platform):
         self._p = platform
         self.banks = tuple((r.base, r.size) for r in platform.memory_map if r.kind == "dram")
+        self.bank0_base, self.bank0_end = self.banks[0][0], self.banks[0][0] + self.banks[0][1]
         self._maps = []
         self.state_arrays = []
         self.refcount_arrays = []

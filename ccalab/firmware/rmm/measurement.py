@@ -36,7 +36,7 @@ class HashAlgo(enum.IntEnum):
         return 32 if self == HashAlgo.SHA_256 else 64
 
     def new(self, data: bytes = b""):
-        return hashlib.sha256(data) if self == HashAlgo.SHA_256 else hashlib.sha512(data)
+        return hashlib.sha256(data) if self.value == 0 else hashlib.sha512(data)
 
 
 class DescType(enum.IntEnum):
@@ -60,10 +60,12 @@ def rim_init(algo, params: dict) -> bytes:
     return digest(algo, measured_image(REALM_PARAMS, params, REALM_PARAMS_MEASURED))
 
 
+_DATA_DESC = struct.Struct("<BxxxxxxxQ64sQQ64s")
+
+
 def data_descriptor(rim: bytes, ipa: int, flags: int, content_hash: bytes) -> bytes:
     """RmmMeasurementDescriptorData: type 0, len, old RIM, ipa, flags, content hash (or zeros)."""
-    return (struct.pack("<BxxxxxxxQ", DescType.DATA, DESC_SIZE) + _slot(rim)
-            + struct.pack("<QQ", ipa, flags) + _slot(content_hash)).ljust(DESC_SIZE, b"\0")
+    return _DATA_DESC.pack(0, DESC_SIZE, rim, ipa, flags, content_hash).ljust(DESC_SIZE, b"\0")
 
 
 def rec_descriptor(rim: bytes, content_hash: bytes) -> bytes:

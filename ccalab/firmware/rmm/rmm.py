@@ -162,24 +162,24 @@ class Rmm:
         n = row.n_args
         regs = args[:n] if len(args) >= n else args + (0,) * (n - len(args))
         self.last_failure = None
-        log.append("rmi", self.actor, ("rmi.call", row.name, regs), fid=fid, command=row.name, args=regs,
-                   phase="call")
+        name = row.name
+        log.append_data("rmi", "RMM", ("rmi.call", name, regs),
+                        {"fid": fid, "command": name, "args": regs, "phase": "call"})
         out = row.handler(self, *regs)
         if isinstance(out, tuple):
-            results = tuple(int(v) for v in out)
+            results = tuple(map(int, out))
             if len(results) < 1 + row.n_results:
                 results += (0,) * (1 + row.n_results - len(results))
         else:
-            results = (int(out),) + (0,) * row.n_results
-        assert len(results) == 1 + row.n_results, f"{row.name} returned {len(results)} registers"
-        extra = {}
-        if results[0] == 0 and row.name in _MEASURED:  # the RIM after each measured command
+            results = (int(out),) + _ZEROS[row.n_results]
+        assert len(results) == 1 + row.n_results, f"{name} returned {len(results)} registers"
+        failure = self.last_failure
+        data = {"fid": fid, "command": name, "args": regs, "results": results, "failure": failure, "phase": "return"}
+        if results[0] == 0 and name in _MEASURED:  # the RIM after each measured command
             realm = self.realms.get(regs[0])
             if realm is not None:
-                extra["rim"] = realm.measurements[0]
-        log.append("rmi", self.actor, ("rmi.return", row.name, results, self.last_failure), fid=fid,
-                   command=row.name, args=regs, results=results, failure=self.last_failure, phase="return",
-                   **extra)
+                data["rim"] = realm.measurements[0]
+        log.append_data("rmi", "RMM", ("rmi.return", name, results, failure), data)
         if self.debug:
             self.granules.check_invariants()
             self.check_rtt_invariants()
@@ -193,11 +193,14 @@ class Rmm:
     # --- granules ------------------------------------------------------------------------------
     def granule_state(self, addr: int):
         """The GranuleState at ``addr``, or None if ``addr`` is not an aligned, tracked granule."""
-        loc = self.granules._locate(addr)
+        g = self.granules
+        if g.bank0_base <= addr < g.bank0_end and not addr & 0xFFF:  # the first DRAM bank: the common case
+            return g.state_arrays[0].item((addr - g.bank0_base) >> 12)
+        loc = g._locate(addr)
         if loc is None:
             return None
         k, i = loc
-        return int(self.granules.state_arrays[k][i])
+        return int(g.state_arrays[k][i])
 
     def check_granule(self, addr: int, state, prefix: str):
         """The spec's granule check (``<prefix>_align``, ``_bound``, ``_state``): the label of the
@@ -230,6 +233,10 @@ class Rmm:
     def ns_read(self, addr: int, n: int = GRANULE_SIZE) -> bytes:
         """Read host memory (already checked with :meth:`check_ns_granule`)."""
         return self.platform.mec.read(addr, n, _NS_CONTEXT)
+
+    def ns_view(self, addr: int, n: int = GRANULE_SIZE):
+        """Host memory (already checked) as a uint8 array view: the RMM copies it at once."""
+        return self.platform.mec.view(addr, n, _NS_CONTEXT)
 
     def ns_write(self, addr: int, data: bytes) -> None:
         """Write host memory (already checked) in the Non-secure context."""
@@ -322,6 +329,8 @@ class Rmm:
                 live += 1
         assert g.refcount(rtt) == live, f"RTT {rtt:#x} has refcount {g.refcount(rtt)} but {live} live entries"
 
+
+_ZEROS = tuple((0,) * n for n in range(8))
 
 #: The commands that extend the RIM (their "return" event carries the RIM after the call).
 _MEASURED = frozenset({"RMI_REALM_CREATE", "RMI_DATA_CREATE", "RMI_REC_CREATE", "RMI_RTT_INIT_RIPAS"})

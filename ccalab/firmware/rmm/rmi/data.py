@@ -71,7 +71,7 @@ def rmi_data_create(rmm, rd: int, data: int, ipa: int, src: int, flags: int):
         return out
     realm, w = out
     # --- success ---
-    page = rmm.ns_read(src)
+    page = rmm.ns_view(src)  # the host's page, copied into the DATA granule and hashed straight from memory
     rmm.platform.mec.store_granule(data, page, context_id(PAS.REALM, realm.mecid))
     rmm.granules.transition(data, GranuleState.DATA)
     rmm.write_entry(w.entry_pa, s2tt.assigned(data, Ripas.RAM, 3))
