@@ -355,7 +355,7 @@ class RealmExec:
         elif kind == "ripas":
             ch = self.rec.ripas
             reject = bool(flags & ENTER_RIPAS_RESPONSE) and ch.value == Ripas.RAM
-            vc.send = ("value", (0, ch.addr if not reject else ch.addr, int(reject)))
+            vc.send = ("value", (0, ch.addr, int(reject)))  # X1: how far the host got; X2: its response
             self.rec.ripas = None
         elif kind == "host_call":
             from .rsi.memory import complete_host_call

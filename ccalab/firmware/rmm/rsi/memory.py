@@ -106,8 +106,14 @@ def rsi_host_call(ex, ipa, *_):
 
 
 def complete_host_call(ex, ipa: int, gprs) -> tuple:
-    """On re-entry after a HOST_CALL exit: write the host's X0..X30 into the structure."""
-    pa = realm_buffer(ex, ipa, write=True)
+    """On re-entry after a HOST_CALL exit: write the host's X0..X30 into the structure. If the host
+    has taken the page away meanwhile, the RMM emulates a data abort at it again and the call stays
+    pending, to complete on a later entry (TF-RMM ``complete_rsi_host_call``)."""
+    try:
+        pa = realm_buffer(ex, ipa, write=True)
+    except _Exit as abort:
+        abort.pending = ("host_call", None)
+        raise
     if pa is not None:
         write_realm(ex, pa + 8, struct.pack("<31Q", *gprs))
     return (_OK,)

@@ -51,8 +51,13 @@ def handle_psci(ex, fid, args, exit_now=False):
         _psci_exit(ex, fid, args, pending=("psci", lambda: rec.psci_result))
     if fid in (PsciFid.AFFINITY_INFO, PsciFid.AFFINITY_INFO_32):
         mpidr, lowest = args[0], args[1]
-        if lowest != 0 or _target(ex, mpidr) is None:
+        if lowest != 0:
             return (PsciReturn.INVALID_PARAMS.register,)
+        target = _target(ex, mpidr)
+        if target is None:
+            return (PsciReturn.INVALID_PARAMS.register,)
+        if target is rec:  # the calling REC is ON; the host could not complete a request about itself
+            return (AFFINITY_ON,)
         rec.psci_pending = (int(fid), mpidr, 0, 0)
         _psci_exit(ex, fid, args, pending=("psci", lambda: rec.psci_result))
     if fid == PsciFid.CPU_OFF:

@@ -10,7 +10,7 @@ from ccalab.firmware.rmm.s2tt import Hipas, Ripas
 from ccalab.firmware.rmm.status import unpack
 from ccalab.firmware.rmm.structs import REALM_PARAMS, REC_PARAMS, pack
 
-from .._realmkit import GRANULE, UART, Case, Change, Conformance, Kit, S, granule_changes, h, ns_pointer_changes
+from .._realmkit import GRANULE, Case, Change, Conformance, Kit, S, granule_changes, h, ns_pointer_changes
 
 CREATE, ACTIVATE, DESTROY = "RMI_REALM_CREATE", "RMI_REALM_ACTIVATE", "RMI_REALM_DESTROY"
 

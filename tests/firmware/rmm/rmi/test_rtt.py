@@ -540,6 +540,20 @@ def test_unmap_unprotected_at_the_wrong_level_reports_the_walk_level(p):
     assert out[1] == PAR_TOP  # a live entry: the top is the IPA itself
 
 
+def test_a_walk_that_stops_at_a_live_block_reports_the_ipa_itself_as_top(p):
+    kit = Kit(p)
+    realm = kit.realm()
+    kit.rtts(realm, PAR_TOP, 2)
+    host = kit.ns(512, align=2 * MB)
+    kit.ok("RMI_RTT_MAP_UNPROTECTED", realm.rd, PAR_TOP, 2, host | NS_ATTRS)  # a live 2 MiB block
+    case = Case(kit, "RMI_RTT_UNMAP_UNPROTECTED", {"rd": realm.rd, "ipa": PAR_TOP + 0x3000, "level": 3})
+    out = T_UNMAP.expect_failure(case, "rtt_walk", 2)
+    assert out[1] == PAR_TOP + 0x3000  # not the block's base: the walked entry is live
+    case.args["ipa"] = PAR_TOP + 4 * MB + 0x3000  # past the block: the next live entry, or the table's end
+    out = T_UNMAP.expect_failure(case, "rtt_walk", 2)
+    assert out[1] == PAR_TOP + GB
+
+
 def test_unmap_unprotected_invalidates_the_realm_tlb(p):
     kit = Kit(p)
     case = unmap_baseline(kit)
