@@ -34,11 +34,11 @@ def main() -> int:
     p = Platform(dram_size=max(1 << 30, (4 * mib) << 20))
     host = Host(p, record=False)
     cfg = RealmConfig(program="memtouch", ram_size=mib << 20, populate=True, measure=True)
-    calls0 = p.events.next_seq
+    calls0 = p.rmm.calls
     t0 = time.perf_counter()
     realm = host.build_realm(cfg)
     build = time.perf_counter() - t0
-    n_calls = sum(1 for e in p.events.since(calls0) if e.kind == "rmi" and e.data.get("phase") == "return")
+    n_calls = p.rmm.calls - calls0
 
     n = 50_000
     ver = best(lambda: [p.smc(0xC400_0150, 0x10000) for _ in range(n)], repeat=3) / n

@@ -56,7 +56,7 @@ COVERED = {
     "EventLog": {"_events", "_listeners", "_next", "capacity"},
     "WhatIf": {"skip_gpt_tlbi", "skip_tlbi", "skip_mec_flush"},
     "Rmm": {"platform", "granules", "debug", "realms", "recs", "last_failure", "token_provider", "_words",
-            "_mem_bytes"},
+            "_mem_bytes", "calls"},
     "GranuleTracker": {"_p", "banks", "_maps", "state_arrays", "refcount_arrays", "bank0_base", "bank0_end"},
     # the seed, envelope, lifecycle and boot counter are saved; the keys and the cached platform
     # tokens are derived again from them
@@ -236,7 +236,7 @@ def _rmm_meta(rmm) -> dict:
         d["ripas"] = dataclasses.asdict(r.ripas) if r.ripas is not None else None
         recs.append(_enc(d))
     realms = [_enc({f.name: getattr(m, f.name) for f in dataclasses.fields(m)}) for m in rmm.realms.values()]
-    return {"debug": bool(rmm.debug), "realms": realms, "recs": recs}
+    return {"debug": bool(rmm.debug), "realms": realms, "recs": recs, "calls": int(rmm.calls)}
 
 
 def _load_rmm(rmm, meta: dict) -> None:
@@ -244,6 +244,7 @@ def _load_rmm(rmm, meta: dict) -> None:
 
     rmm.realms.clear()
     rmm.recs.clear()
+    rmm.calls = int(meta.get("calls", 0))
     for d in meta.get("realms", []):
         d = _dec(d)
         rmm.realms[d["rd"]] = Realm(**d)

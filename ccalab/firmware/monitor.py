@@ -54,6 +54,9 @@ TRANSITION_POLICY = frozenset({
     (SecurityState.SECURE, GPI.SECURE, GPI.NONSECURE),
 })
 
+_ACTOR = "EL3 monitor"
+_POLICY_INTS = frozenset((int(c), int(a), int(b)) for c, a, b in TRANSITION_POLICY)
+
 #: TLBI RPALOS SIZE field ([47:44]) for each range size.
 RPALOS_SIZE = {4 << 10: 0, 16 << 10: 1, 64 << 10: 2, 2 << 20: 3, 32 << 20: 4, 512 << 20: 5,
                1 << 30: 6, 16 << 30: 7, 64 << 30: 8, 512 << 30: 9}
@@ -74,7 +77,7 @@ def cipapa_operand(pa: int, pas: PAS) -> int:
 class Monitor:
     """The EL3 firmware of one platform (the part of TF-A BL31 that owns the GPT)."""
 
-    actor = "EL3 monitor"
+    actor = _ACTOR
 
     def __init__(self, platform):
         self._p = platform
@@ -86,7 +89,7 @@ class Monitor:
 
     # --- helpers -----------------------------------------------------------------------------
     def _log(self, kind, summary, **data):
-        return self._p.events.append_data(kind, self.actor, summary, data, atomic=True)
+        return self._p.events.append_data(kind, _ACTOR, summary, data, True)
 
     @property
     def _mem(self):
@@ -202,13 +205,17 @@ class Monitor:
 
     def tlbi_rpalos(self, pa: int, size: int) -> None:
         """``TLBI RPALOS``: invalidate cached GPT information for ``[pa, pa + size)``."""
-        op = rpalos_operand(pa, size)
-        if self._p.whatif.skip_gpt_tlbi:
+        op = (RPALOS_SIZE[size] << 44) | ((pa >> 12) & ((1 << 40) - 1)) if size in RPALOS_SIZE else \
+            rpalos_operand(pa, size)
+        p = self._p
+        if p.whatif.skip_gpt_tlbi:
             self._log("tlbi.rpalos", f"TLBI RPALOS {pa:#x} +{_size(size)} SKIPPED (what-if): stale entries stay",
                       pa=pa, size=size, operand=op, skipped=True)
             return
-        n = self._p.gpc_cache.invalidate_range(pa, size)
-        t = sum(pe.invalidate_pa_range(pa, size) for pe in self._p._pes.values())
+        n = p.gpc_cache.invalidate_range(pa, size)
+        t = 0
+        for pe in p._pes.values():
+            t += pe.invalidate_pa_range(pa, size)
         self._log("tlbi.rpalos", ("mon.rpalos", pa, size, op, n, t), pa=pa, size=size, operand=op, dropped=n, tlb_dropped=t,
                   skipped=False)
 
@@ -217,7 +224,7 @@ class Monitor:
         every cached copy of it whatever its MECID (RQBNJF)."""
         pas = int(pas)
         op = (pa & ((1 << 52) - 1)) | ((pas & 1) << 63) | ((pas >> 1) << 62)  # cipapa_operand
-        n = self._p.mec.clean_invalidate(pa, self.cfg.granule_size)
+        n = self._p.mec.clean_invalidate(pa, self._p._cfg.granule_size if self._p._cfg else self.cfg.granule_size)
         self._log("dc.cipapa", ("mon.cipapa", pa, pas, op), pa=pa, pas=pas, operand=op, invalidated=n)
 
     def dsb(self, domain: str) -> None:
@@ -335,7 +342,7 @@ class Monitor:
         """
         cfg = self.cfg
         target = as_gpi(target)
-        caller = SecurityState(caller)
+        caller = caller if type(caller) is SecurityState else SecurityState(caller)
         if not self.booted or not cfg.enabled:
             return -EINVAL
         if count != 1:
@@ -348,7 +355,7 @@ class Monitor:
         if word_addr is None:
             return -EINVAL
         current = self._read_gpi(word_addr, base)
-        if current not in _GPI_VALUES or (caller, GPI(current), target) not in TRANSITION_POLICY:
+        if (int(caller), current, int(target)) not in _POLICY_INTS:  # (also refuses reserved GPIs)
             self._log("gpt.transition", f"refused: {caller.label} may not move granule {base:#x} from "
                       f"{_gpi_name(current)} to {target.label} (-EPERM)", pa=base, ok=False, error=-EPERM)
             return -EPERM

@@ -41,6 +41,8 @@ from .host import GRANULE, HostError
 
 MB = 1 << 20
 _DATA_CREATE = 0xC400_0153  # RmiFid.RMI_DATA_CREATE
+#: Pages of host memory the image is streamed through while its DATA granules are created.
+IMAGE_WINDOW_PAGES = 512
 
 
 @contextmanager
@@ -246,24 +248,28 @@ class RealmHandle:
         prm["rtt_base"] = self.rtt_base
         params_pa = h.write_struct(REALM_PARAMS, prm)
         h.must("REALM_CREATE", self.rd, params_pa, hint="RmiRealmParams refused")
-        # the image, copied into host memory first (as a VMM loads it), then DATA_CREATE page by page
+        # the image goes through a 2 MiB window of host memory (as a VMM streams it from its file),
+        # then DATA_CREATE page by page from there
         image = cfg.image_bytes()
         npages = len(image) // GRANULE
         ram_pages = cfg.ram_size // GRANULE
         if npages > ram_pages:
             raise ValueError(f"the image ({npages} pages) does not fit in {cfg.ram_size} bytes of RAM")
         total = ram_pages if cfg.populate else npages
-        src = h.alloc(total)
+        window = min(total, IMAGE_WINDOW_PAGES)
+        src = h.alloc(window) if window else None
         self.image_pa = src
-        blob = image.ljust(total * GRANULE, b"\0") if cfg.populate else image
-        p.phys_write(src, blob, PAS.NONSECURE)
         flags = 1 if cfg.measure else 0
         data = h.delegate(total) if total else []
         for i in range(total):
             ipa = cfg.ram_base + i * GRANULE
+            if i % window == 0:
+                chunk = image[i * GRANULE:(i + window) * GRANULE]
+                n = min(window, total - i) * GRANULE
+                p.phys_write(src, chunk + bytes(n - len(chunk)), PAS.NONSECURE)
             if i % 512 == 0:
                 self._ensure_rtts(ipa, 3)
-            h._must_fast(_DATA_CREATE, self.rd, data[i], ipa, src + i * GRANULE, flags)
+            h._must_fast(_DATA_CREATE, self.rd, data[i], ipa, src + (i % window) * GRANULE, flags)
             self.data[ipa] = data[i]
             if progress is not None and i % 256 == 0:
                 progress(i, total)

@@ -124,6 +124,8 @@ class Rmm:
     debug : bool
         When True, :meth:`GranuleTracker.check_invariants` and :meth:`check_rtt_invariants` run
         after every command (the test suite turns it on; it costs a scan per command).
+    calls : int
+        How many RMI calls the RMM has handled since boot.
     last_failure : str or None
         The spec label of the failure condition that decided the last command's status (None
         after a success): what the RMI widget shows next to the status code.
@@ -139,6 +141,7 @@ class Rmm:
         self.debug = False
         self.last_failure = None
         self.token_provider = None  # attestation: callable(rmm, realm, challenge) -> token bytes
+        self.calls = 0  # RMI calls handled since boot
         self._words = platform.memory.words
         self._mem_bytes = platform.memory.bytes
 
@@ -153,6 +156,7 @@ class Rmm:
         """
         if not checked:
             fid, args = as_registers(fid, args)
+        self.calls += 1
         row = _BY_FID.get(fid)
         log = self.platform.events
         if row is None:
