@@ -303,7 +303,8 @@ class Rmm:
     # --- invariants ------------------------------------------------------------------------------
     def check_rtt_invariants(self) -> None:
         """Every RTT's refcount equals its live entries; every RD's refcount equals its RECs; each
-        ASSIGNED entry maps a DATA granule owned once; each TABLE entry points at an RTT.
+        ASSIGNED entry maps DATA granules (all of a block's) owned once, and every DATA granule is
+        mapped; each TABLE entry points at an RTT; RD and REC granules are exactly the realms and RECs.
         Raises AssertionError naming the first broken rule (a model bug)."""
         seen_data = {}
         for rd, realm in self.realms.items():
@@ -311,6 +312,11 @@ class Rmm:
             assert self.granules.refcount(rd) == live_recs, f"RD {rd:#x} refcount != its {live_recs} RECs"
             for k in range(realm.rtt_num_start):
                 self._check_rtt(realm, realm.rtt_base + k * GRANULE_SIZE, realm.rtt_level_start, seen_data)
+        g = self.granules
+        orphans = set(g.granules_in(GranuleState.DATA).tolist()) - set(seen_data)
+        assert not orphans, f"DATA granule {min(orphans):#x} is mapped by no realm"
+        assert set(g.granules_in(GranuleState.RD).tolist()) == set(self.realms), "RD granules and realms differ"
+        assert set(g.granules_in(GranuleState.REC).tolist()) == set(self.recs), "REC granules and RECs differ"
 
     def _check_rtt(self, realm, rtt: int, level: int, seen_data: dict) -> None:
         g = self.granules
@@ -325,10 +331,10 @@ class Rmm:
                 self._check_rtt(realm, pa, level + 1, seen_data)
             elif hipas == s2tt.Hipas.ASSIGNED:
                 live += 1
-                if level == 3:
-                    assert g.state(pa) == GranuleState.DATA, f"RTT entry maps {pa:#x}, which is not DATA"
-                    assert pa not in seen_data, f"DATA granule {pa:#x} is mapped twice"
-                    seen_data[pa] = realm.rd
+                for data in range(pa, pa + s2tt.LEVEL_SIZE[level], GRANULE_SIZE):  # a block: every granule
+                    assert g.state(data) == GranuleState.DATA, f"RTT entry maps {data:#x}, which is not DATA"
+                    assert data not in seen_data, f"DATA granule {data:#x} is mapped twice"
+                    seen_data[data] = realm.rd
             elif hipas == s2tt.Hipas.ASSIGNED_NS:
                 live += 1
         assert g.refcount(rtt) == live, f"RTT {rtt:#x} has refcount {g.refcount(rtt)} but {live} live entries"
