@@ -159,7 +159,7 @@ class RealmInspector:
         self.plan_html = W.HTML()
         self.stale_note = W.HTML()
         self.realm_select = W.Dropdown(options=[("(no realm yet)", None)], value=None, description="Show realm:",
-                                       style=style)
+                                       style=style, layout=W.Layout(width="32em"))
         self.scope = W.ToggleButtons(options=[("Last action", "last"), ("Everything", "all")], value="last",
                                      description="Sequence of:", style=style,
                                      tooltips=["Only what the last button did", "The whole event log"])

@@ -5,6 +5,9 @@ The browser is Debian's ``chromium`` package, driven by Playwright through ``exe
 ``playwright`` package the tests in this folder are skipped with the reason, so ``make test``
 works on a machine without them; with ``CCALAB_REQUIRE_BROWSER=1`` (as in CI) the same situation
 is a failure instead. Set up: ``.ci/install-browser`` (Debian chromium), ``make test-browser``.
+
+A test opens one of the demo notebooks through ``lab_notebook(path)`` (a :class:`LabNotebook`:
+open it, Run All, find a widget's output, check that nothing on the page failed).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -29,7 +33,6 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-NOTEBOOK = HERE / "widget_demo.ipynb"
 
 #: Chromium flags that work headless as root, without a display, with loopback network only.
 CHROMIUM_ARGS = [
@@ -42,6 +45,7 @@ CHROMIUM_ARGS = [
 ]
 
 SERVER_START_TIMEOUT = 60  # seconds until JupyterLab answers /api/status
+KERNEL_TIMEOUT = 90_000  # ms from page open to an idle kernel (about 4 s here)
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
 
 
@@ -105,11 +109,12 @@ def metrics(artifacts):
 
 
 def pytest_terminal_summary(terminalreporter):
-    ttfw = _METRICS.get("time_to_first_widget_s")
-    if ttfw:
-        parts = ", ".join(f"{theme} {sec:.2f} s" for theme, sec in sorted(ttfw.items()))
-        terminalreporter.write_line(f"browser: time to first widget after run-all: {parts} "
-                                    f"(test-artifacts/browser-metrics.json)")
+    for key, what in (("time_to_first_widget_s", "time to first widget after run-all"),
+                      ("rmm_slowest_click_to_effect_s", "RMM widgets, slowest click to its effect")):
+        per_theme = _METRICS.get(key)
+        if per_theme:
+            parts = ", ".join(f"{theme} {sec:.2f} s" for theme, sec in sorted(per_theme.items()))
+            terminalreporter.write_line(f"browser: {what}: {parts} (test-artifacts/browser-metrics.json)")
 
 
 # --- JupyterLab ---------------------------------------------------------------------------------
@@ -244,11 +249,15 @@ def browser(browser_requirements):
         pw.stop()
 
 
+_CONSOLE_LOGS: set = set()  # the console logs written in this session (the first write truncates)
+
+
 @pytest.fixture
-def page(browser, lab, artifacts):
+def page(request, browser, lab, artifacts):
     """A fresh browser context and page for one test (tall viewport: the whole explorer fits).
 
-    The page's console messages and errors go to test-artifacts/browser-console-<theme>.log.
+    The page's console messages and errors go to test-artifacts/browser-console-<theme>.log, one
+    section per test.
     """
     context = browser.new_context(viewport={"width": 1280, "height": 2000}, device_scale_factor=1,
                                   color_scheme="dark" if lab.theme == "dark" else "light")
@@ -261,4 +270,139 @@ def page(browser, lab, artifacts):
         yield pg
     finally:
         context.close()
-        (artifacts / f"browser-console-{lab.theme}.log").write_text("\n".join(console) + "\n")
+        log = artifacts / f"browser-console-{lab.theme}.log"
+        with open(log, "a" if log in _CONSOLE_LOGS else "w") as f:
+            f.write(f"=== {request.node.name}\n" + "".join(line + "\n" for line in console))
+        _CONSOLE_LOGS.add(log)
+
+
+# --- a notebook in the page ---------------------------------------------------------------------
+# The notebook's panel, found through the app JupyterLab exposes (--LabApp.expose_app_in_browser).
+_PANEL_JS = """
+(path) => {
+  const app = window.jupyterapp;
+  if (!app || !app.shell) return null;
+  for (const w of app.shell.widgets('main')) {
+    if (w.context && w.context.path === path && w.sessionContext) return w;
+  }
+  return null;
+}
+"""
+
+KERNEL_IDLE_JS = f"""
+(path) => {{
+  const w = ({_PANEL_JS})(path);
+  if (!w || !w.context.isReady) return false;
+  const k = w.sessionContext.session && w.sessionContext.session.kernel;
+  return !!k && k.status === 'idle';
+}}
+"""
+
+PANEL_ID_JS = f"""
+(path) => {{
+  const w = ({_PANEL_JS})(path);
+  return w ? w.id : null;
+}}
+"""
+
+ALL_CELLS_RUN_JS = f"""
+(path) => {{
+  const w = ({_PANEL_JS})(path);
+  if (!w) return false;
+  const k = w.sessionContext.session && w.sessionContext.session.kernel;
+  if (!k || k.status !== 'idle') return false;
+  const cells = w.content.widgets.filter(c => c.model.type === 'code');
+  return cells.length > 0 && cells.every(c => c.model.executionCount !== null && c.model.executionCount > 0);
+}}
+"""
+
+RUN_ALL_JS = f"""
+(path) => {{
+  const w = ({_PANEL_JS})(path);
+  if (!w) throw new Error('the notebook panel is not open');
+  window.__ccalabRunAll = 'running';
+  // run this notebook (semanticWidget names it, rather than whichever panel has the focus);
+  // not awaited: the test watches the page while the cells run
+  window.jupyterapp.commands.execute('notebook:run-all-cells', {{semanticWidget: w.id}}).then(
+    (ok) => {{ window.__ccalabRunAll = 'done: ' + ok; }},
+    (err) => {{ window.__ccalabRunAll = 'error: ' + err; }});
+  return true;
+}}
+"""
+
+#: Texts on the page that mean a widget (or a cell) failed.
+BROKEN_WIDGET_TEXTS = ("Error displaying widget", "model not found", "Traceback")
+
+
+class LabNotebook:
+    """One notebook of the repository, opened in JupyterLab in a page, as a learner sees it.
+
+    ``path`` is relative to the server's root (the repository). :meth:`open` loads it and waits for
+    its kernel; :meth:`run_all` runs every cell as "Run All" does; :attr:`cells` is the notebook's
+    content in the page; :meth:`output` finds the output area of a widget by a text it shows.
+    """
+
+    BROKEN_WIDGET_TEXTS = BROKEN_WIDGET_TEXTS
+
+    def __init__(self, lab: Lab, page, path: str):
+        self.lab, self.page, self.path = lab, page, path
+        self.file = ROOT / path
+        self._panel_id = None
+
+    def open(self, timeout: float = KERNEL_TIMEOUT) -> float:
+        """Open the notebook in the lab's theme and wait until its kernel is idle, with no dialog in
+        the way. Returns the seconds from opening the page to the idle kernel."""
+        from playwright.sync_api import expect
+
+        t = time.monotonic()
+        self.page.goto(self.lab.url(f"lab/tree/{self.path}"), wait_until="domcontentloaded")
+        self.page.wait_for_function(KERNEL_IDLE_JS, arg=self.path, timeout=timeout)
+        seconds = time.monotonic() - t
+        self._panel_id = self.page.evaluate(PANEL_ID_JS, self.path)
+        expect(self.page.locator("body")).to_have_attribute("data-jp-theme-name", self.lab.theme_name)
+        expect(self.page.locator(".jp-Dialog"), "a dialog (kernel choice?) is in the way").to_have_count(0)
+        expect(self.cells).to_be_visible()
+        return seconds
+
+    @property
+    def cells(self):
+        """The notebook's content (its ``.jp-Notebook``) in this notebook's own panel."""
+        if self._panel_id is None:
+            raise RuntimeError("open() the notebook first")
+        return self.page.locator(f'.jp-NotebookPanel[id="{self._panel_id}"] .jp-Notebook')
+
+    def run_all(self) -> None:
+        """Start "Run All" on this notebook (returns at once; the cells run in the background)."""
+        self.page.evaluate(RUN_ALL_JS, self.path)
+
+    def wait_all_cells_run(self, timeout: float) -> None:
+        """Wait until every code cell has an execution count and the kernel is idle again."""
+        self.page.wait_for_function(ALL_CELLS_RUN_JS, arg=self.path, timeout=timeout)
+
+    def run_all_state(self):
+        """What the "Run All" command reported: 'running', 'done: ...', 'error: ...' (or None)."""
+        return self.page.evaluate("() => window.__ccalabRunAll")
+
+    def output(self, text: str):
+        """The output area of the widget that shows ``text`` (e.g. its title)."""
+        return self.cells.locator(".jp-OutputArea-output").filter(has=self.page.locator(".widget-button")).filter(
+            has_text=text)
+
+    def assert_not_broken(self, when: str = "") -> None:
+        """No text on the notebook says a widget or a cell failed."""
+        text = self.cells.inner_text()
+        for bad in BROKEN_WIDGET_TEXTS:
+            assert bad not in text, f"the notebook shows {bad!r}{when}:\n{text[-2000:]}"
+
+    @staticmethod
+    def button(widget, label: str):
+        """The button of ``widget`` labelled exactly ``label`` (an icon may precede it: "Reset" is
+        " Reset"; "Delegate" must not match "Undelegate")."""
+        return widget.get_by_role("button", name=re.compile(rf"^\W*{re.escape(label)}$"))
+
+
+@pytest.fixture
+def lab_notebook(lab, page):
+    """``lab_notebook(path)``: a :class:`LabNotebook` for ``path`` (relative to the repository) in
+    this test's page and server; the test opens it (``.open()``)."""
+    return lambda path: LabNotebook(lab, page, path)

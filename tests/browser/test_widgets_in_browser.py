@@ -9,7 +9,6 @@ go to ``test-artifacts/``, the timing to ``test-artifacts/browser-metrics.json``
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -17,69 +16,14 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-NOTEBOOK = Path(__file__).resolve().parent / "widget_demo.ipynb"
 NB_PATH = "tests/browser/widget_demo.ipynb"  # relative to the server's root, the repository
+NOTEBOOK = Path(__file__).resolve().parents[2] / NB_PATH
 FIRST_WIDGET_TIMEOUT = 90_000  # ms from "Run All" to the first rendered widget (about 2 s here)
-KERNEL_TIMEOUT = 90_000  # ms from page open to an idle kernel (about 4 s here)
 EXPECT_TIMEOUT = 30_000  # ms for every other wait, e.g. from a click to its effect (under 1 s here)
 PA = "0x90000000"  # a Non-secure DRAM granule of the default platform
 
-# The notebook's panel, found through the app JupyterLab exposes (--LabApp.expose_app_in_browser).
-_PANEL_JS = """
-(path) => {
-  const app = window.jupyterapp;
-  if (!app || !app.shell) return null;
-  for (const w of app.shell.widgets('main')) {
-    if (w.context && w.context.path === path && w.sessionContext) return w;
-  }
-  return null;
-}
-"""
 
-KERNEL_IDLE_JS = f"""
-(path) => {{
-  const w = ({_PANEL_JS})(path);
-  if (!w || !w.context.isReady) return false;
-  const k = w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!k && k.status === 'idle';
-}}
-"""
-
-ALL_CELLS_RUN_JS = f"""
-(path) => {{
-  const w = ({_PANEL_JS})(path);
-  if (!w) return false;
-  const k = w.sessionContext.session && w.sessionContext.session.kernel;
-  if (!k || k.status !== 'idle') return false;
-  const cells = w.content.widgets.filter(c => c.model.type === 'code');
-  return cells.length > 0 && cells.every(c => c.model.executionCount !== null && c.model.executionCount > 0);
-}}
-"""
-
-RUN_ALL_JS = f"""
-(path) => {{
-  const w = ({_PANEL_JS})(path);
-  if (!w) throw new Error('the notebook panel is not open');
-  window.__ccalabRunAll = 'running';
-  // run this notebook (semanticWidget names it, rather than whichever panel has the focus);
-  // not awaited: the test watches the page while the cells run
-  window.jupyterapp.commands.execute('notebook:run-all-cells', {{semanticWidget: w.id}}).then(
-    (ok) => {{ window.__ccalabRunAll = 'done: ' + ok; }},
-    (err) => {{ window.__ccalabRunAll = 'error: ' + err; }});
-  return true;
-}}
-"""
-
-BROKEN_WIDGET_TEXTS = ("Error displaying widget", "model not found", "Traceback")
-
-
-def button(explorer, label: str):
-    """The explorer's button labelled exactly ``label`` (an icon may precede it: "Reset" is " Reset";
-    "Delegate" must not match "Undelegate")."""
-    return explorer.get_by_role("button", name=re.compile(rf"^\W*{re.escape(label)}$"))
-
-
-def test_explorer_renders_and_responds_in_jupyterlab(lab, page, artifacts, metrics):
+def test_explorer_renders_and_responds_in_jupyterlab(lab, page, lab_notebook, artifacts, metrics):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=EXPECT_TIMEOUT)
@@ -87,26 +31,24 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab, page, artifacts, metri
     for stale in (f"failure-{theme}.png", f"jupyterlab-{theme}.png", f"explorer-{theme}.png"):
         (artifacts / stale).unlink(missing_ok=True)
     notebook_on_disk = NOTEBOOK.read_bytes()
+    nb = lab_notebook(NB_PATH)
+    button = nb.button
     phase = "open the notebook"
     try:
-        # 1. JupyterLab opens the notebook, in the requested theme, and its kernel comes up idle
-        t_open = time.monotonic()
-        page.goto(lab.url(f"lab/tree/{NB_PATH}"), wait_until="domcontentloaded")
-        page.wait_for_function(KERNEL_IDLE_JS, arg=NB_PATH, timeout=KERNEL_TIMEOUT)
-        t_idle = time.monotonic()
-        expect(page.locator("body")).to_have_attribute("data-jp-theme-name", lab.theme_name)
-        expect(page.locator(".jp-Dialog"), "a dialog (kernel choice?) is in the way").to_have_count(0)
-        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+        # 1. JupyterLab opens the notebook, in the requested theme (no dialog in the way), and its
+        #    kernel comes up idle
+        open_to_idle = nb.open()
+        notebook = nb.cells
         expect(notebook.locator(".widget-button")).to_have_count(0)  # nothing rendered yet
 
         # 2. Run All; time to the first rendered widget control
         phase = "run all cells"
         t_run = time.monotonic()
-        page.evaluate(RUN_ALL_JS, NB_PATH)
+        nb.run_all()
         notebook.locator(".jp-OutputArea-output .widget-button").first.wait_for(
             state="visible", timeout=FIRST_WIDGET_TIMEOUT)
         ttfw = time.monotonic() - t_run
-        page.wait_for_function(ALL_CELLS_RUN_JS, arg=NB_PATH, timeout=FIRST_WIDGET_TIMEOUT)
+        nb.wait_all_cells_run(timeout=FIRST_WIDGET_TIMEOUT)
         t_done = time.monotonic()
 
         # 3. everything rendered: the explorer, its buttons, the map picture in its Output widget
@@ -117,9 +59,7 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab, page, artifacts, metri
         for name in ("Delegate", "Undelegate", "Access", "Refresh map", "Reset"):
             expect(button(explorer, name)).to_be_visible()
         expect(explorer.locator(".widget-output img").first).to_be_visible()
-        text = notebook.inner_text()
-        for bad in BROKEN_WIDGET_TEXTS:
-            assert bad not in text, f"the notebook shows {bad!r}:\n{text[-2000:]}"
+        nb.assert_not_broken()
         assert "FAULT" not in explorer.inner_text()
 
         # 4. use it: an access is allowed; Delegate moves the granule to Realm; the same access faults
@@ -145,9 +85,7 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab, page, artifacts, metri
         expect(explorer).to_contain_text("the granule's GPI is Realm")
         clicks.append(time.monotonic() - t)
 
-        text = notebook.inner_text()
-        for bad in BROKEN_WIDGET_TEXTS:
-            assert bad not in text, f"the notebook shows {bad!r} after the clicks"
+        nb.assert_not_broken(" after the clicks")
 
         # 5. keep pictures of the result
         phase = "take screenshots"
@@ -158,7 +96,7 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab, page, artifacts, metri
         print(f"[{theme}] failed at: {phase}; see test-artifacts/failure-{theme}.png, "
               f"jupyterlab-{theme}.log, browser-console-{theme}.log")
         try:
-            print("run-all command:", page.evaluate("() => window.__ccalabRunAll"))
+            print("run-all command:", nb.run_all_state())
             page.screenshot(path=str(artifacts / f"failure-{theme}.png"))
         except Exception as exc:  # the page itself may be gone
             print("no failure screenshot:", exc)
@@ -166,9 +104,9 @@ def test_explorer_renders_and_responds_in_jupyterlab(lab, page, artifacts, metri
     assert NOTEBOOK.read_bytes() == notebook_on_disk, "the browser run changed widget_demo.ipynb on disk"
 
     metrics.setdefault("time_to_first_widget_s", {})[theme] = round(ttfw, 3)
-    metrics.setdefault("page_open_to_kernel_idle_s", {})[theme] = round(t_idle - t_open, 3)
+    metrics.setdefault("page_open_to_kernel_idle_s", {})[theme] = round(open_to_idle, 3)
     metrics.setdefault("run_all_to_all_cells_done_s", {})[theme] = round(t_done - t_run, 3)
     metrics.setdefault("slowest_click_to_effect_s", {})[theme] = round(max(clicks), 3)
     print(f"[{theme}] time to first widget after Run All: {ttfw:.2f} s "
-          f"(page open to idle kernel {t_idle - t_open:.2f} s, slowest click {max(clicks):.2f} s)")
+          f"(page open to idle kernel {open_to_idle:.2f} s, slowest click {max(clicks):.2f} s)")
 
