@@ -55,8 +55,7 @@ COVERED = {
     "GPCCache": {"counters", "ctx", "enabled", "gpis", "sets", "shifts", "tags"},
     "EventLog": {"_events", "_listeners", "_next", "capacity"},
     "WhatIf": {"skip_gpt_tlbi", "skip_tlbi", "skip_mec_flush"},
-    "Rmm": {"platform", "granules", "debug", "realms", "recs", "last_failure", "token_provider", "_words",
-            "_mem_bytes", "calls"},
+    "Rmm": {"platform", "granules", "debug", "realms", "recs", "last_failure", "token_provider", "calls"},
     "GranuleTracker": {"_p", "banks", "_maps", "state_arrays", "refcount_arrays", "bank0_base", "bank0_end"},
     # the seed, envelope, lifecycle and boot counter are saved; the keys and the cached platform
     # tokens are derived again from them

@@ -225,17 +225,22 @@ def test_round_trip_keeps_the_rmm_granule_tracker(tmp_path):
     for g in (g0, g0 + 0x1000, g1):
         assert p.smc(RmiFid.RMI_GRANULE_DELEGATE, g) == (0,)
     assert p.smc(RmiFid.RMI_GRANULE_UNDELEGATE, g0 + 0x1000) == (0,)
-    p.rmm.granules.transition(g1, GranuleState.RD)
-    p.rmm.granules.refcount_add(g1, 2)
+    from ccalab.host import Host, RealmConfig
+
+    realm = Host(p).build_realm(RealmConfig(program="hello", recs=2))  # its RD's refcount counts 2 RECs
+    rd = realm.rd
     q = snapshot.load(snapshot.save(p, tmp_path / "rmm"))
     _assert_same(p, q)
     for a, b in zip(p.rmm.granules.state_arrays + p.rmm.granules.refcount_arrays,
                     q.rmm.granules.state_arrays + q.rmm.granules.refcount_arrays):
         assert np.array_equal(a, b)
     assert q.rmm.debug is True
-    assert q.rmm.granules.state(g0) == GranuleState.DELEGATED and q.rmm.granules.refcount(g1) == 2
+    assert q.rmm.granules.state(g0) == GranuleState.DELEGATED and q.rmm.granules.state(g1) == GranuleState.DELEGATED
+    assert q.rmm.granules.state(rd) == GranuleState.RD and q.rmm.granules.refcount(rd) == 2
     assert q.rmm.granules.state(g0 + 0x1000) == GranuleState.UNDELEGATED
+    assert q.rmm.measurement(rd, 0) == p.rmm.measurement(rd, 0) and len(q.rmm.recs) == 2
     q.rmm.granules.check_invariants()
+    q.rmm.check_rtt_invariants()
     # the restored RMM carries on: the delegated granule is refused a second delegation, then given back
     assert q.smc(RmiFid.RMI_GRANULE_DELEGATE, g0) == (1,)
     assert q.smc(RmiFid.RMI_GRANULE_UNDELEGATE, g0) == (0,) and q.gpi(g0) == GPI.NONSECURE

@@ -142,8 +142,11 @@ class Rmm:
         self.last_failure = None
         self.token_provider = None  # attestation: callable(rmm, realm, challenge) -> token bytes
         self.calls = 0  # RMI calls handled since boot
-        self._words = platform.memory.words
-        self._mem_bytes = platform.memory.bytes
+
+    @property
+    def _words(self):
+        """The memory image as 64-bit words (looked up each time: a snapshot load replaces it)."""
+        return self.platform.memory.words
 
     # --- dispatch ------------------------------------------------------------------------------
     def handle_smc(self, fid: int, args=(), checked: bool = False) -> tuple:
