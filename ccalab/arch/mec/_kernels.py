@@ -163,6 +163,18 @@ def sub_word(w):
             | (SBOX[(w >> _S24) & _FF] << _S24))
 
 
+@scalar
+def _mul_alpha(t0, t1, t2, t3):
+    """T * alpha in GF(2^128) (IEEE 1619 5.2): a 128-bit little-endian shift left by one, the carry
+    folded back as 0x87."""
+    lo = np.uint64(t0) | (np.uint64(t1) << _U32)
+    hi = np.uint64(t2) | (np.uint64(t3) << _U32)
+    carry = hi >> _U63
+    hi = (hi << _U1) | (lo >> _U63)
+    lo = (lo << _U1) ^ (carry * _GF128)
+    return np.uint32(lo & _M32), np.uint32(lo >> _U32), np.uint32(hi & _M32), np.uint32(hi >> _U32)
+
+
 # --- Key schedule ---------------------------------------------------------------------------------
 
 
@@ -304,7 +316,47 @@ def xts_unit_range(schedule, tweaks, src, dst, decrypt, first, stop):
         t0, t1, t2, t3 = s0, s1, s2, s3
         su = src[u]
         du = dst[u]
-        for j in range(nblocks):
+        j = 0
+        while j + 1 < nblocks:
+            # two blocks at a time: their rounds are independent, so the table lookups of one fill the
+            # latency of the other's (a T-table round is latency-bound)
+            v0, v1, v2, v3 = _mul_alpha(t0, t1, t2, t3)
+            o = 4 * j
+            a0 = su[o] ^ t0 ^ kk[0]
+            a1 = su[o + 1] ^ t1 ^ kk[1]
+            a2 = su[o + 2] ^ t2 ^ kk[2]
+            a3 = su[o + 3] ^ t3 ^ kk[3]
+            b0 = su[o + 4] ^ v0 ^ kk[0]
+            b1 = su[o + 5] ^ v1 ^ kk[1]
+            b2 = su[o + 6] ^ v2 ^ kk[2]
+            b3 = su[o + 7] ^ v3 ^ kk[3]
+            if decrypt:
+                for r in range(1, nr):
+                    k0, k1, k2, k3 = kk[4 * r], kk[4 * r + 1], kk[4 * r + 2], kk[4 * r + 3]
+                    a0, a1, a2, a3 = dec_round(a0, a1, a2, a3, k0, k1, k2, k3)
+                    b0, b1, b2, b3 = dec_round(b0, b1, b2, b3, k0, k1, k2, k3)
+                k0, k1, k2, k3 = kk[4 * nr], kk[4 * nr + 1], kk[4 * nr + 2], kk[4 * nr + 3]
+                a0, a1, a2, a3 = dec_last(a0, a1, a2, a3, k0, k1, k2, k3)
+                b0, b1, b2, b3 = dec_last(b0, b1, b2, b3, k0, k1, k2, k3)
+            else:
+                for r in range(1, nr):
+                    k0, k1, k2, k3 = kk[4 * r], kk[4 * r + 1], kk[4 * r + 2], kk[4 * r + 3]
+                    a0, a1, a2, a3 = enc_round(a0, a1, a2, a3, k0, k1, k2, k3)
+                    b0, b1, b2, b3 = enc_round(b0, b1, b2, b3, k0, k1, k2, k3)
+                k0, k1, k2, k3 = kk[4 * nr], kk[4 * nr + 1], kk[4 * nr + 2], kk[4 * nr + 3]
+                a0, a1, a2, a3 = enc_last(a0, a1, a2, a3, k0, k1, k2, k3)
+                b0, b1, b2, b3 = enc_last(b0, b1, b2, b3, k0, k1, k2, k3)
+            du[o] = a0 ^ t0
+            du[o + 1] = a1 ^ t1
+            du[o + 2] = a2 ^ t2
+            du[o + 3] = a3 ^ t3
+            du[o + 4] = b0 ^ v0
+            du[o + 5] = b1 ^ v1
+            du[o + 6] = b2 ^ v2
+            du[o + 7] = b3 ^ v3
+            t0, t1, t2, t3 = _mul_alpha(v0, v1, v2, v3)
+            j += 2
+        if j < nblocks:  # an odd block count: the last one alone
             o = 4 * j
             s0 = su[o] ^ t0 ^ kk[0]
             s1 = su[o + 1] ^ t1 ^ kk[1]
@@ -322,14 +374,4 @@ def xts_unit_range(schedule, tweaks, src, dst, decrypt, first, stop):
             du[o + 1] = s1 ^ t1
             du[o + 2] = s2 ^ t2
             du[o + 3] = s3 ^ t3
-            # T <- T * alpha (IEEE 1619 5.2): 128-bit little-endian shift, carry folded as 0x87.
-            lo = np.uint64(t0) | (np.uint64(t1) << _U32)
-            hi = np.uint64(t2) | (np.uint64(t3) << _U32)
-            carry = hi >> _U63
-            hi = (hi << _U1) | (lo >> _U63)
-            lo = (lo << _U1) ^ (carry * _GF128)
-            t0 = np.uint32(lo & _M32)
-            t1 = np.uint32(lo >> _U32)
-            t2 = np.uint32(hi & _M32)
-            t3 = np.uint32(hi >> _U32)
     return stop - first
