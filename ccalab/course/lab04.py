@@ -55,7 +55,7 @@ from ..firmware.rmm.structs import REALM_PARAMS, REALM_PARAMS_MEASURED, REC_FLAG
 from ..guest.isa import header
 from . import progress as _progress
 from .hints import Hint, pick_hint
-from .result import CheckResult, learner_line
+from .result import ExercisesResult, learner_line
 
 KiB, MiB = 1 << 10, 1 << 20
 GRANULE = 4096
@@ -1029,17 +1029,9 @@ def make_exercise(seed: int = 0) -> Exercise:
     return Exercise(seed)
 
 
-@dataclass(repr=False)
-class LabResult(CheckResult):
-    """What :func:`check` found: ``passed``, the problems (``messages``) and one line per item checked
+class LabResult(ExercisesResult):
+    """What :func:`check` found: ``passed``, the problems (``messages``), one line per item checked
     (``probes``), and which exercises passed (``exercises``: {1: bool, 2: bool, 3: bool})."""
-
-    summary: str = ""
-    exercises: dict = None
-    PROBES_TITLE = "Exercise by exercise:"
-
-    def passed_text(self) -> str:
-        return self.summary
 
 
 def _explain_exception(exc: BaseException, call: str) -> str:

@@ -47,7 +47,7 @@ import numpy as np
 
 from . import progress as _progress
 from .hints import Hint, pick_hint
-from .result import CheckResult, learner_line
+from .result import ExercisesResult, learner_line
 
 MiB = 1 << 20
 #: The DRAM of the lab's machines (memory is allocated lazily), and of the machine configured differently.
@@ -401,17 +401,9 @@ def make_exercise(seed: int = 0) -> Exercise:
     return Exercise(seed)
 
 
-@dataclass(repr=False)
-class LabResult(CheckResult):
+class LabResult(ExercisesResult):
     """What :func:`check` found: ``passed``, the problems (``messages``), one line per item checked
     (``probes``), and which exercises passed (``exercises``: {1: bool, 2: bool, 3: bool})."""
-
-    summary: str = ""
-    exercises: dict = None
-    PROBES_TITLE = "Exercise by exercise:"
-
-    def passed_text(self) -> str:
-        return self.summary
 
 
 # --- running the learner's code ------------------------------------------------------------------

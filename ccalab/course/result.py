@@ -61,6 +61,19 @@ class CheckResult:
                 f"<b style='color:{colour}'>{mark} {html.escape(self._head())}</b>{body}</div>")
 
 
+@dataclass(repr=False)
+class ExercisesResult(CheckResult):
+    """The result of a lab with several exercises: as :class:`CheckResult`, plus a ``summary`` line
+    shown when everything passed and which exercises passed (``exercises``: {1: bool, 2: bool, ...})."""
+
+    summary: str = ""
+    exercises: dict = None
+    PROBES_TITLE = "Exercise by exercise:"
+
+    def passed_text(self) -> str:
+        return self.summary
+
+
 _PACKAGE = str(Path(__file__).resolve().parents[1])
 
 

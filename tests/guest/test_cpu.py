@@ -6,14 +6,14 @@ import struct
 
 import pytest
 
-from ccalab import Platform
+
 from ccalab.firmware.psci import PsciFid, PsciReturn
 from ccalab.firmware.rmm.exits import ExitReason
 from ccalab.firmware.rmm.rsi.status import RsiFid, RsiStatus
 from ccalab.firmware.rmm.s2tt import Ripas
 from ccalab.firmware.rmm.structs import ENTER_RIPAS_RESPONSE, REALM_CONFIG, pack
 from ccalab.guest import PROGRAMS, GuestCpu, Op, RsiError, header, program
-from ccalab.host import Host, RealmConfig
+from ccalab.host import RealmConfig
 
 GRANULE = 4096
 M64 = (1 << 64) - 1
@@ -180,18 +180,6 @@ def _program():
     program("test-cpu-script")(_script)
     yield
     PROGRAMS.pop("test-cpu-script")
-
-
-@pytest.fixture
-def p():
-    m = Platform(dram_size=1 << 30)
-    m.rmm.debug = True
-    return m
-
-
-@pytest.fixture
-def host(p):
-    return Host(p)
 
 
 def build(host, script, **kw):

@@ -5,27 +5,15 @@ import struct
 
 import pytest
 
-from ccalab import Platform
+
 from ccalab.arch.pas import PAS
 from ccalab.errors import GranuleProtectionFault
 from ccalab.firmware.rmm import realm_exec, s2tt
 from ccalab.firmware.rmm.objects import RealmState
 from ccalab.guest import PROGRAMS, GuestCpu, Op, get, program, programs
-from ccalab.host import Host, RealmConfig
+from ccalab.host import RealmConfig
 
 LIBRARY = ("hello", "linux-boot", "secret-keeper", "memtouch", "prober")
-
-
-@pytest.fixture
-def p():
-    m = Platform(dram_size=1 << 30)
-    m.rmm.debug = True
-    return m
-
-
-@pytest.fixture
-def host(p):
-    return Host(p)
 
 
 def reasons(report, k=None):

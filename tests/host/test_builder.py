@@ -3,28 +3,16 @@ measures, and the layouts the host can ask for."""
 
 import pytest
 
-from ccalab import GPI, Platform
+from ccalab import GPI
 from ccalab.firmware.rmm import s2tt
 from ccalab.firmware.rmm.granule import GranuleState
 from ccalab.firmware.rmm.measurement import HashAlgo, predict_rim
 from ccalab.firmware.rmm.objects import RealmState
 from ccalab.guest import header
-from ccalab.host import BuildStep, Host, RealmConfig, RunReport
+from ccalab.host import BuildStep, RealmConfig, RunReport
 
 GRANULE = 4096
 MB = 1 << 20
-
-
-@pytest.fixture
-def p():
-    m = Platform(dram_size=1 << 30)
-    m.rmm.debug = True
-    return m
-
-
-@pytest.fixture
-def host(p):
-    return Host(p)
 
 
 def state_counts(p):

@@ -3,7 +3,7 @@ attacker against a realm's memory."""
 
 import pytest
 
-from ccalab import GPI, Platform
+from ccalab import GPI
 from ccalab.arch.pas import PAS
 from ccalab.errors import GranuleProtectionFault
 from ccalab.firmware.rmm import spec
@@ -14,18 +14,6 @@ from ccalab.firmware.rmm.structs import EXIT_OFFSET, REALM_PARAMS, REC_ENTER, pa
 from ccalab.host import Host, HostError, RealmConfig, RmiCall
 
 GRANULE = 4096
-
-
-@pytest.fixture
-def p():
-    m = Platform(dram_size=1 << 30)
-    m.rmm.debug = True
-    return m
-
-
-@pytest.fixture
-def host(p):
-    return Host(p)
 
 
 # --- calls ---------------------------------------------------------------------------------------

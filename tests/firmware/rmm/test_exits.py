@@ -6,13 +6,13 @@ import struct
 
 import pytest
 
-from ccalab import Platform
+
 from ccalab.arch.pas import PAS
 from ccalab.firmware.psci import PsciFid
 from ccalab.firmware.rmm.exits import EC_DABT_LOW, EC_IABT_LOW, EC_WFX, ExitReason, esr_abort
 from ccalab.firmware.rmm.structs import ENTER_EMUL_MMIO
 from ccalab.guest import PROGRAMS, header, program
-from ccalab.host import Host, RealmConfig
+from ccalab.host import RealmConfig
 
 GRANULE = 4096
 EXIT = 0x800  # RmiRecRun.exit within the run page
@@ -70,18 +70,6 @@ def _program():
     program("test-exits-script")(_script)
     yield
     PROGRAMS.pop("test-exits-script")
-
-
-@pytest.fixture
-def p():
-    m = Platform(dram_size=1 << 30)
-    m.rmm.debug = True
-    return m
-
-
-@pytest.fixture
-def host(p):
-    return Host(p)
 
 
 def build(host, script, **kw):

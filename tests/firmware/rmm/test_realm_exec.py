@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from ccalab import Platform
+
 from ccalab.arch.pas import PAS
 from ccalab.firmware.psci import PsciFid, PsciReturn
 from ccalab.firmware.rmm import realm_exec, s2tt
@@ -19,7 +19,7 @@ from ccalab.firmware.rmm.status import RmiStatus
 from ccalab.firmware.rmm.structs import ENTER_EMUL_MMIO, ENTER_INJECT_SEA, ENTER_TRAP_WFI
 from ccalab.guest import (PROGRAMS, AlignmentFault, GuestException, Op, SyncExternalAbort, UndefinedInstruction,
                           header, program)
-from ccalab.host import Host, RealmConfig
+from ccalab.host import RealmConfig
 
 GRANULE = 4096
 DATA_IPA = 0x2000  # the image's third page: known bytes, measured DATA
@@ -62,18 +62,6 @@ def _programs():
     yield
     for name in names:
         PROGRAMS.pop(name)
-
-
-@pytest.fixture
-def p():
-    m = Platform(dram_size=1 << 30)
-    m.rmm.debug = True
-    return m
-
-
-@pytest.fixture
-def host(p):
-    return Host(p)
 
 
 def build(host, script=None, runner="test-exec-caught", **kw):
