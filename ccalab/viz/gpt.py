@@ -219,9 +219,14 @@ class GranuleGrid:
 
 def _default_range(p, start, end):
     cfg = p.gpc_config
-    g = cfg.granule_size
     start = 0 if start is None else int(start)
     end = (1 << cfg.t) if end is None else int(end)
+    return checked_range(p, start, end, cfg.granule_size)
+
+
+def checked_range(p, start: int, end: int, g: int):
+    """``[start, end)`` rounded out to granules of ``g`` bytes, or ValueError naming what is wrong
+    (negative, beyond the PA space, empty)."""
     if start < 0:
         raise ValueError(f"start must be a physical address >= 0, got {start:#x}")
     if end > 1 << p.pamax:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..firmware.rmm import s2tt
+from .gpt import checked_range
 from ..firmware.rmm.exits import ExitReason
 from ..firmware.rmm.granule import GRANULE_SIZE, GranuleState
 from ..firmware.rmm.objects import RealmState
@@ -177,16 +178,7 @@ def _state_range(p, start, end):
         hi = -(-(hi + 4 * G) // pad) * pad
         start = lo if start is None else start
         end = hi if end is None else end
-    start, end = int(start), int(end)
-    if start < 0:
-        raise ValueError(f"start must be a physical address >= 0, got {start:#x}")
-    if end > 1 << p.pamax:
-        raise ValueError(f"end {end:#x} is beyond the {p.pamax}-bit physical address space")
-    start -= start % G
-    end = -(-end // G) * G
-    if end <= start:
-        raise ValueError(f"empty range: start {start:#x} must be below end {end:#x}")
-    return start, end
+    return checked_range(p, int(start), int(end), G)
 
 
 def _cells(states: np.ndarray, per: int) -> np.ndarray:
